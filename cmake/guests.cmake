@@ -1,0 +1,41 @@
+# Guest programs are built for both guest architectures with the system compilers, outside
+# CMake's own toolchain: gcc for x86-64 and aarch64-linux-gnu-gcc for aarch64.
+find_program(GUEST_CC_x86_64 NAMES x86_64-linux-gnu-gcc gcc REQUIRED)
+find_program(GUEST_CC_aarch64 NAMES aarch64-linux-gnu-gcc REQUIRED)
+set(GUEST_ARCHES x86_64 aarch64)
+set(GUEST_OUT ${CMAKE_BINARY_DIR}/guests)
+set(GUEST_CFLAGS -O2 -g -Wall -Wextra -Werror -I${PROJECT_SOURCE_DIR}/guest/include)
+
+# add_guest_program(NAME SOURCES src... [FREESTANDING] [CFLAGS flags...] [LIBS libs...])
+# builds guests/<arch>/NAME for every guest architecture; target guest-NAME builds them all.
+function(add_guest_program name)
+  cmake_parse_arguments(G "FREESTANDING" "" "SOURCES;CFLAGS;LIBS" ${ARGN})
+  set(outputs)
+  foreach(arch ${GUEST_ARCHES})
+    set(out ${GUEST_OUT}/${arch}/${name})
+    set(srcs)
+    foreach(s ${G_SOURCES})
+      string(REPLACE "@ARCH@" ${arch} s ${s})
+      if(NOT IS_ABSOLUTE ${s})
+        set(s ${CMAKE_CURRENT_SOURCE_DIR}/${s})
+      endif()
+      list(APPEND srcs ${s})
+    endforeach()
+    if(G_FREESTANDING)
+      set(mode -static -nostdlib -ffreestanding -fno-stack-protector -fno-builtin
+               ${GUEST_OUT}/${arch}/libguest_start.a)
+      set(deps guest-start-${arch})
+    else()
+      set(mode -static -pthread)
+      set(deps)
+    endif()
+    add_custom_command(OUTPUT ${out}
+      COMMAND ${CMAKE_COMMAND} -E make_directory ${GUEST_OUT}/${arch}
+      COMMAND ${GUEST_CC_${arch}} ${GUEST_CFLAGS} ${G_CFLAGS} -o ${out} ${srcs} ${mode} ${G_LIBS}
+      DEPENDS ${srcs} ${deps}
+      COMMENT "guest ${arch}/${name}"
+      VERBATIM)
+    list(APPEND outputs ${out})
+  endforeach()
+  add_custom_target(guest-${name} ALL DEPENDS ${outputs})
+endfunction()
