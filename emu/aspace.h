@@ -1,0 +1,87 @@
+/* A guest address space: the mappings of one Linux mm and the engine that executes in it.
+ *
+ * Mappings are backed by host memory that the engine uses directly (no copies), and the kernel
+ * model reads and writes guest memory through the same host pages. Every user access checks the
+ * guest protection, the way copy_from_user/copy_to_user would. */
+#ifndef RSEQEMU_EMU_ASPACE_H
+#define RSEQEMU_EMU_ASPACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch/arch.h"
+
+struct emu;
+struct aspace;
+
+/* Most mappings one address space may hold; a guest beyond it gets ENOMEM, as with
+ * vm.max_map_count. */
+#define ASPACE_VMA_MAX 8192
+
+enum aspace_map_flags {
+    ASPACE_MAP_SHARED = 1 << 0, /* shared with fork children instead of copied */
+    ASPACE_MAP_STACK = 1 << 1,  /* the initial process stack, for reports */
+    ASPACE_MAP_HEAP = 1 << 2,   /* the brk area, for reports */
+};
+
+struct vma_info {
+    guest_addr_t start, end;
+    int prot;   /* LX_PROT_* */
+    int flags;  /* enum aspace_map_flags */
+    uint64_t backing_id; /* identifies the memory object, for shared futex keys */
+    uint64_t backing_off;
+};
+
+/* NULL with a message in *err when the address space table or the engine is exhausted. */
+struct aspace *aspace_create(struct emu *emu, const char **err);
+void aspace_destroy(struct aspace *as);
+struct emu *aspace_emu(const struct aspace *as);
+/* A small number naming this address space in traces; stable for a given run. */
+int aspace_id(const struct aspace *as);
+
+/* Page-aligned ranges only. aspace_map replaces whatever overlaps the range, like MAP_FIXED,
+ * and the new memory reads as zero. All return 0 or a negative LX errno. */
+int aspace_map(struct aspace *as, guest_addr_t addr, uint64_t len, int prot, int flags);
+int aspace_unmap(struct aspace *as, guest_addr_t addr, uint64_t len);
+/* -LX_ENOMEM if any page of the range is unmapped (mprotect's rule). */
+int aspace_protect(struct aspace *as, guest_addr_t addr, uint64_t len, int prot);
+/* MADV_DONTNEED on private memory: later reads see zeros. Unmapped pages: -LX_ENOMEM. */
+int aspace_discard(struct aspace *as, guest_addr_t addr, uint64_t len);
+/* Moves a mapping's pages to a new place (mremap); the old range becomes unmapped. */
+int aspace_move(struct aspace *as, guest_addr_t old_addr, uint64_t old_len, guest_addr_t new_addr,
+                uint64_t new_len);
+
+bool aspace_range_free(const struct aspace *as, guest_addr_t addr, uint64_t len);
+bool aspace_range_mapped(const struct aspace *as, guest_addr_t addr, uint64_t len);
+/* Highest page-aligned start of a free range of len bytes with end <= top and start >= bottom;
+ * 0 if there is none. */
+guest_addr_t aspace_find_free_topdown(const struct aspace *as, uint64_t len, guest_addr_t bottom,
+                                      guest_addr_t top);
+/* The mapping containing addr, or false. */
+bool aspace_lookup(const struct aspace *as, guest_addr_t addr, struct vma_info *out);
+size_t aspace_vma_count(const struct aspace *as);
+void aspace_vma_at(const struct aspace *as, size_t index, struct vma_info *out);
+
+/* User accesses: 0 or -LX_EFAULT, checking LX_PROT_READ / LX_PROT_WRITE page by page. */
+int aspace_read(const struct aspace *as, guest_addr_t addr, void *dst, size_t len);
+int aspace_write(struct aspace *as, guest_addr_t addr, const void *src, size_t len);
+/* A NUL-terminated string of at most cap-1 bytes: its length, -LX_EFAULT, or
+ * -LX_ENAMETOOLONG when no NUL came within cap bytes. */
+long aspace_read_str(const struct aspace *as, guest_addr_t addr, char *dst, size_t cap);
+/* Writes whatever the protection; for the loader and the kernel's own pages. */
+int aspace_poke(struct aspace *as, guest_addr_t addr, const void *src, size_t len);
+/* Contiguous host view of [addr, addr+len) if every page is mapped with at least prot;
+ * NULL otherwise. Valid until the next change of the mappings. */
+void *aspace_host(const struct aspace *as, guest_addr_t addr, size_t len, int prot);
+
+/* Guest memory callbacks for code that must not see the address space (signal frames). */
+struct guest_mem aspace_guest_mem(struct aspace *as);
+
+/* fork: private mappings are copied, shared ones shared. dst must be empty. */
+int aspace_copy_from(struct aspace *dst, const struct aspace *src);
+
+/* Runs the emulator's own code-page scan hooks (time-reading instructions) over [addr, len). */
+void aspace_scan_exec(struct aspace *as, guest_addr_t addr, uint64_t len);
+
+#endif

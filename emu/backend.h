@@ -1,0 +1,46 @@
+/* Inside emu/: the engine of one address space. uc_backend.c implements it and is, with the
+ * store interposer, the only code that calls Unicorn. */
+#ifndef RSEQEMU_EMU_BACKEND_H
+#define RSEQEMU_EMU_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch/arch.h"
+#include "cpu.h"
+
+struct emu;
+struct aspace;
+struct backend;
+
+struct backend *backend_open(struct emu *emu, struct aspace *as, const char **err);
+void backend_close(struct backend *b);
+
+/* prot is LX_PROT_*; host is the backing memory. 0 or -LX_ENOMEM. */
+int backend_map(struct backend *b, guest_addr_t addr, uint64_t len, int prot, void *host);
+int backend_unmap(struct backend *b, guest_addr_t addr, uint64_t len);
+int backend_protect(struct backend *b, guest_addr_t addr, uint64_t len, int prot);
+
+enum regs_part { REGS_GPR = 1, REGS_FP = 2 };
+void backend_regs_store(struct backend *b, const struct arch_regs *regs, int parts);
+void backend_regs_load(struct backend *b, struct arch_regs *regs, int parts);
+
+/* The context whose registers the engine currently holds (NULL after a switch-out). */
+struct cpu_ctx *backend_loaded(const struct backend *b);
+void backend_set_loaded(struct backend *b, struct cpu_ctx *ctx);
+
+void backend_run(struct backend *b, const struct emu_run_params *p, struct emu_exit *out);
+
+enum time_insn {
+    TIME_INSN_RDTSC,  /* x86: edx:eax <- TSC */
+    TIME_INSN_RDTSCP, /* x86: edx:eax <- TSC, ecx <- TSC_AUX */
+    TIME_INSN_CNTVCT, /* aarch64: mrs Xt, cntvct_el0 / cntpct_el0 */
+};
+/* Virtualizes one instruction that would read the host's clock. */
+int backend_hook_time_insn(struct backend *b, guest_addr_t addr, enum time_insn kind, int reg);
+
+/* Forget cached per-block instruction counts (code was unmapped or changed protection). */
+void backend_code_changed(struct backend *b, guest_addr_t addr, uint64_t len);
+
+#endif

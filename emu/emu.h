@@ -1,0 +1,41 @@
+/* The machine: one guest architecture, its engines, and the state arena they share.
+ *
+ * emu/ is the only layer that talks to Unicorn and Capstone. Above it, the kernel model sees
+ * address spaces (aspace.h), register contexts that run until an exit (cpu.h), the ELF
+ * loader (loader.h) and disassembly for reports (disasm.h). */
+#ifndef RSEQEMU_EMU_EMU_H
+#define RSEQEMU_EMU_EMU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arch/arch.h"
+
+struct emu;
+struct arena;
+
+enum emu_fast_stores {
+    EMU_FAST_STORES_AUTO, /* on if the self-test passes */
+    EMU_FAST_STORES_OFF,
+};
+
+struct emu_config {
+    const struct arch_desc *arch;
+    enum emu_fast_stores fast_stores;
+    /* Cross-check the block-based instruction counts against a per-instruction hook.
+     * Slow; for tests of the counter itself. */
+    bool verify_icount;
+};
+
+/* NULL with a message in *err when the engine cannot be set up. */
+struct emu *emu_create(const struct emu_config *cfg, struct arena *arena, const char **err);
+void emu_destroy(struct emu *emu);
+
+const struct arch_desc *emu_arch(const struct emu *emu);
+struct arena *emu_arena(const struct emu *emu);
+/* True when guest stores to non-executable pages take the engine's inline path. */
+bool emu_fast_stores_active(const struct emu *emu);
+/* Total instructions decoded to size translation blocks (x86-64 only), for --stats. */
+uint64_t emu_icount_decodes(const struct emu *emu);
+
+#endif

@@ -1,0 +1,496 @@
+/* The engine of one address space: Unicorn set up for user-mode guests, with hooks that turn
+ * syscalls, faults and exceptions into exits and count retired instructions per block.
+ *
+ * Costs that shaped this file (../shared/research/perf-probe.md): a block hook costs about a
+ * nanosecond per block while `count` is a per-instruction hook, so budgets are enforced at
+ * block boundaries; `until` makes every start retranslate a block, so it is always 0; a
+ * syscall hook that stops the engine costs about 100 ns, which is small next to the kernel
+ * model's own work, so every syscall is an exit. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unicorn/unicorn.h>
+
+#include "arena.h"
+#include "aspace.h"
+#include "backend.h"
+#include "emu_internal.h"
+
+/* Per-block instruction counts, decoded once (x86-64 only; aarch64 is size / 4). */
+#define ICOUNT_CACHE_BITS 16
+struct icount_entry {
+    uint64_t addr;
+    uint32_t size;
+    uint32_t count;
+};
+
+#define TIME_SITES_MAX 256
+struct time_site {
+    guest_addr_t addr;
+    guest_addr_t next; /* where execution continues */
+    enum time_insn kind;
+    int reg;
+};
+
+enum stop_reason { STOP_NONE, STOP_SYSCALL, STOP_BUDGET, STOP_TRAP };
+
+struct backend {
+    struct emu *emu;
+    struct aspace *as;
+    const struct arch_desc *arch;
+    uc_engine *uc;
+    void *cpu; /* the engine's CPUState, seen by the store interposer */
+    void (*tlb_flush)(void *cpu);
+    struct cpu_ctx *loaded;
+
+    int gpr_ids[64], fp_ids[64];
+
+    /* The current run. */
+    uint64_t budget;
+    uint64_t insns;
+    uint64_t tb_start;
+    uint32_t tb_size;
+    enum stop_reason stop;
+    int intno;
+    int fault_type;
+    uint64_t fault_addr;
+    uint64_t time_ns, ns_per_insn;
+    uint64_t verify_insns;
+
+    struct icount_entry *icache;
+    struct time_site sites[TIME_SITES_MAX];
+    int site_count;
+};
+
+void *fast_stores_flush_fn(const struct arch_desc *arch);
+bool backend_page_is_fast(struct backend *b, void *cpu, uint64_t vaddr);
+
+static uint32_t uc_perms(int prot)
+{
+    uint32_t p = UC_PROT_NONE;
+    /* A guest page that is writable or executable is readable on both arches. */
+    if (prot & (LX_PROT_READ | LX_PROT_WRITE | LX_PROT_EXEC))
+        p |= UC_PROT_READ;
+    if (prot & LX_PROT_WRITE)
+        p |= UC_PROT_WRITE;
+    if (prot & LX_PROT_EXEC)
+        p |= UC_PROT_EXEC;
+    return p;
+}
+
+/* Instructions in [addr, end) of code that the engine has translated. */
+static uint32_t icount_decode(struct backend *b, uint64_t addr, uint64_t end)
+{
+    if (b->arch->id == ARCH_AARCH64)
+        return (uint32_t)((end - addr) / 4);
+    uint8_t buf[4096 + 16];
+    size_t len = end - addr;
+    if (len > sizeof(buf))
+        len = sizeof(buf);
+    /* The block was just fetched by the engine, so the pages are mapped; read past
+     * protections the way the fetch did. */
+    const uint8_t *code = aspace_host(b->as, addr, len, LX_PROT_EXEC);
+    if (!code) {
+        if (aspace_read(b->as, addr, buf, len) != 0)
+            return 1;
+        code = buf;
+    }
+    cs_insn *insn = cs_malloc(b->emu->cs);
+    const uint8_t *p = code;
+    size_t left = len;
+    uint64_t pc = addr;
+    uint32_t n = 0;
+    while (left > 0 && cs_disasm_iter(b->emu->cs, &p, &left, &pc, insn))
+        n++;
+    if (left > 0)
+        n++; /* an undecodable tail is the one instruction the engine stopped on */
+    cs_free(insn, 1);
+    b->emu->icount_decodes++;
+    return n;
+}
+
+static uint32_t icount_block(struct backend *b, uint64_t addr, uint32_t size)
+{
+    if (b->arch->id == ARCH_AARCH64)
+        return size / 4;
+    struct icount_entry *e =
+        &b->icache[(addr ^ (addr >> ICOUNT_CACHE_BITS)) & ((1u << ICOUNT_CACHE_BITS) - 1)];
+    if (e->addr == addr && e->size == size)
+        return e->count;
+    e->addr = addr;
+    e->size = size;
+    e->count = icount_decode(b, addr, addr + size);
+    return e->count;
+}
+
+static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
+{
+    struct backend *b = user;
+    uint32_t n = icount_block(b, addr, size);
+    /* Stop before a block that would overrun the budget, unless it is the first block of the
+     * run: a run always makes progress. */
+    if (b->insns + n > b->budget && b->insns != 0) {
+        b->stop = STOP_BUDGET;
+        uc_emu_stop(uc);
+        return;
+    }
+    b->insns += n;
+    b->tb_start = addr;
+    b->tb_size = size;
+}
+
+static void on_syscall_x86(uc_engine *uc, void *user)
+{
+    struct backend *b = user;
+    b->stop = STOP_SYSCALL;
+    uc_emu_stop(uc);
+}
+
+static void on_intr(uc_engine *uc, uint32_t intno, void *user)
+{
+    struct backend *b = user;
+    if (b->arch->id == ARCH_AARCH64 && intno == 2) { /* EXCP_SWI: svc, PC already past it */
+        b->stop = STOP_SYSCALL;
+    } else {
+        b->stop = STOP_TRAP;
+        b->intno = (int)intno;
+    }
+    uc_emu_stop(uc);
+}
+
+static bool on_mem_invalid(uc_engine *uc, uc_mem_type type, uint64_t addr, int size, int64_t value,
+                           void *user)
+{
+    (void)uc, (void)size, (void)value;
+    struct backend *b = user;
+    b->fault_type = type;
+    b->fault_addr = addr;
+    return false;
+}
+
+static void on_code_verify(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
+{
+    (void)uc, (void)addr, (void)size;
+    ((struct backend *)user)->verify_insns++;
+}
+
+/* The instruction at pc did not retire, nor did the rest of its block. */
+static void uncount_from(struct backend *b, uint64_t pc)
+{
+    uint64_t end = b->tb_start + b->tb_size;
+    if (b->tb_size == 0 || pc < b->tb_start || pc >= end)
+        return;
+    uint32_t n = icount_decode(b, pc, end);
+    b->insns = n <= b->insns ? b->insns - n : 0;
+}
+
+static struct time_site *time_site_find(struct backend *b, guest_addr_t addr)
+{
+    for (int i = 0; i < b->site_count; i++)
+        if (b->sites[i].addr == addr)
+            return &b->sites[i];
+    return NULL;
+}
+
+static int a64_xreg(int n)
+{
+    return n == 29 ? UC_ARM64_REG_X29 : n == 30 ? UC_ARM64_REG_X30 : UC_ARM64_REG_X0 + n;
+}
+
+/* A time-reading instruction is emulated: the hook writes the virtual time and moves the IP
+ * past it. Writing the IP abandons the rest of the block, which the engine then runs (and the
+ * block hook counts) as a new block, so the abandoned tail is taken off the count here. */
+static void on_time_insn(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
+{
+    (void)size;
+    struct backend *b = user;
+    struct time_site *s = time_site_find(b, addr);
+    if (!s)
+        return;
+    uint64_t ns = b->time_ns + b->insns * b->ns_per_insn;
+    if (s->kind == TIME_INSN_CNTVCT) {
+        uint64_t ticks = ns / 16; /* the engine's generic timer runs at 62.5 MHz */
+        if (s->reg != 31)
+            uc_reg_write(uc, a64_xreg(s->reg), &ticks);
+    } else {
+        uint64_t lo = ns & 0xffffffffu, hi = ns >> 32;
+        uc_reg_write(uc, UC_X86_REG_RAX, &lo);
+        uc_reg_write(uc, UC_X86_REG_RDX, &hi);
+        if (s->kind == TIME_INSN_RDTSCP) {
+            uint64_t aux = 0;
+            uc_reg_write(uc, UC_X86_REG_RCX, &aux);
+        }
+    }
+    uncount_from(b, s->next);
+    uc_reg_write(uc, b->arch->id == ARCH_X86_64 ? UC_X86_REG_RIP : UC_ARM64_REG_PC, &s->next);
+}
+
+struct backend *backend_open(struct emu *emu, struct aspace *as, const char **err)
+{
+    struct backend *b = calloc(1, sizeof(*b));
+    if (!b) {
+        *err = "out of memory";
+        return NULL;
+    }
+    b->emu = emu;
+    b->as = as;
+    b->arch = emu_arch(emu);
+    uc_err e = uc_open(b->arch->uc_arch, b->arch->uc_mode, &b->uc);
+    if (e != UC_ERR_OK) {
+        *err = uc_strerror(e);
+        free(b);
+        return NULL;
+    }
+    uc_ctl_set_cpu_model(b->uc, b->arch->uc_cpu_model);
+    if (b->arch->id == ARCH_X86_64) {
+        b->icache = calloc(1u << ICOUNT_CACHE_BITS, sizeof(*b->icache));
+        if (!b->icache) {
+            *err = "out of memory";
+            uc_close(b->uc);
+            free(b);
+            return NULL;
+        }
+    }
+    b->tlb_flush = (void (*)(void *))fast_stores_flush_fn(b->arch);
+    for (size_t i = 0; i < b->arch->gpr_xfer_count; i++)
+        b->gpr_ids[i] = b->arch->gpr_xfer[i].uc_reg;
+    for (size_t i = 0; i < b->arch->fp_xfer_count; i++)
+        b->fp_ids[i] = b->arch->fp_xfer[i].uc_reg;
+
+    uc_hook h;
+    bool ok = uc_hook_add(b->uc, &h, UC_HOOK_BLOCK, (void *)on_block, b, 1, 0) == UC_ERR_OK &&
+              uc_hook_add(b->uc, &h, UC_HOOK_INTR, (void *)on_intr, b, 1, 0) == UC_ERR_OK &&
+              uc_hook_add(b->uc, &h, UC_HOOK_MEM_INVALID, (void *)on_mem_invalid, b, 1, 0) ==
+                  UC_ERR_OK;
+    if (ok && b->arch->id == ARCH_X86_64)
+        ok = uc_hook_add(b->uc, &h, UC_HOOK_INSN, (void *)on_syscall_x86, b, 1, 0,
+                         UC_X86_INS_SYSCALL) == UC_ERR_OK;
+    if (ok && emu->verify_icount)
+        ok = uc_hook_add(b->uc, &h, UC_HOOK_CODE, (void *)on_code_verify, b, 1, 0) == UC_ERR_OK;
+    if (!ok) {
+        *err = "cannot install the engine hooks";
+        backend_close(b);
+        return NULL;
+    }
+    return b;
+}
+
+void backend_close(struct backend *b)
+{
+    if (!b)
+        return;
+    uc_close(b->uc);
+    free(b->icache);
+    free(b);
+}
+
+static void backend_tlb_changed(struct backend *b)
+{
+    if (b->cpu && b->tlb_flush)
+        b->tlb_flush(b->cpu);
+}
+
+int backend_map(struct backend *b, guest_addr_t addr, uint64_t len, int prot, void *host)
+{
+    if (uc_mem_map_ptr(b->uc, addr, len, uc_perms(prot), host) != UC_ERR_OK)
+        return -LX_ENOMEM;
+    backend_tlb_changed(b);
+    return 0;
+}
+
+int backend_unmap(struct backend *b, guest_addr_t addr, uint64_t len)
+{
+    if (uc_mem_unmap(b->uc, addr, len) != UC_ERR_OK)
+        return -LX_EINVAL;
+    backend_tlb_changed(b);
+    backend_code_changed(b, addr, len);
+    return 0;
+}
+
+int backend_protect(struct backend *b, guest_addr_t addr, uint64_t len, int prot)
+{
+    if (uc_mem_protect(b->uc, addr, len, uc_perms(prot)) != UC_ERR_OK)
+        return -LX_ENOMEM;
+    backend_tlb_changed(b);
+    backend_code_changed(b, addr, len);
+    return 0;
+}
+
+void backend_code_changed(struct backend *b, guest_addr_t addr, uint64_t len)
+{
+    (void)addr, (void)len;
+    if (b->icache)
+        memset(b->icache, 0, sizeof(*b->icache) << ICOUNT_CACHE_BITS);
+    uc_ctl_remove_cache(b->uc, addr, addr + len);
+}
+
+static void regs_xfer_list(struct backend *b, struct arch_regs *regs, const int *ids,
+                           const struct arch_reg_xfer *xfer, size_t n, bool to_engine)
+{
+    void *vals[64];
+    for (size_t i = 0; i < n; i++)
+        vals[i] = (char *)regs + xfer[i].offset;
+    if (to_engine)
+        uc_reg_write_batch(b->uc, (int *)ids, vals, (int)n);
+    else
+        uc_reg_read_batch(b->uc, (int *)ids, vals, (int)n);
+}
+
+static void regs_xfer(struct backend *b, struct arch_regs *regs, int parts, bool to_engine)
+{
+    const struct arch_desc *a = b->arch;
+    if (parts & REGS_GPR)
+        regs_xfer_list(b, regs, b->gpr_ids, a->gpr_xfer, a->gpr_xfer_count, to_engine);
+    if (parts & REGS_FP)
+        regs_xfer_list(b, regs, b->fp_ids, a->fp_xfer, a->fp_xfer_count, to_engine);
+}
+
+void backend_regs_store(struct backend *b, const struct arch_regs *regs, int parts)
+{
+    regs_xfer(b, (struct arch_regs *)regs, parts, true);
+}
+
+void backend_regs_load(struct backend *b, struct arch_regs *regs, int parts)
+{
+    regs_xfer(b, regs, parts, false);
+}
+
+struct cpu_ctx *backend_loaded(const struct backend *b) { return b->loaded; }
+void backend_set_loaded(struct backend *b, struct cpu_ctx *ctx) { b->loaded = ctx; }
+
+bool backend_page_is_fast(struct backend *b, void *cpu, uint64_t vaddr)
+{
+    b->cpu = cpu;
+    if (!b->emu->fast_stores)
+        return false;
+    struct vma_info v;
+    return aspace_lookup(b->as, vaddr, &v) && (v.prot & LX_PROT_WRITE) &&
+           !(v.prot & LX_PROT_EXEC);
+}
+
+static void fault_exit(struct backend *b, struct emu_exit *out)
+{
+    out->kind = EMU_EXIT_FAULT;
+    out->fault_addr = b->fault_addr;
+    switch (b->fault_type) {
+    case UC_MEM_READ_UNMAPPED:
+    case UC_MEM_WRITE_UNMAPPED:
+    case UC_MEM_FETCH_UNMAPPED:
+        out->fault_unmapped = true;
+        break;
+    default:
+        out->fault_unmapped = false;
+    }
+    switch (b->fault_type) {
+    case UC_MEM_WRITE_UNMAPPED:
+    case UC_MEM_WRITE_PROT:
+        out->fault_access = LX_PROT_WRITE;
+        break;
+    case UC_MEM_FETCH_UNMAPPED:
+    case UC_MEM_FETCH_PROT:
+        out->fault_access = LX_PROT_EXEC;
+        break;
+    default:
+        out->fault_access = LX_PROT_READ;
+    }
+}
+
+void backend_run(struct backend *b, const struct emu_run_params *p, struct emu_exit *out)
+{
+    memset(out, 0, sizeof(*out));
+    b->budget = p->budget_insns;
+    b->insns = 0;
+    b->tb_start = 0;
+    b->tb_size = 0;
+    b->stop = STOP_NONE;
+    b->intno = 0;
+    b->fault_type = -1;
+    b->time_ns = p->time_ns;
+    b->ns_per_insn = p->ns_per_insn;
+    b->verify_insns = 0;
+    if (p->budget_insns == 0) {
+        out->kind = EMU_EXIT_BUDGET;
+        return;
+    }
+    uint64_t pc = arch_reg(b->arch, &b->loaded->regs, REG_IP);
+    fast_stores_set_current(b);
+    uc_err e = uc_emu_start(b->uc, pc, 0, 0, 0);
+    fast_stores_set_current(NULL);
+
+    switch (e) {
+    case UC_ERR_OK:
+        if (b->stop == STOP_SYSCALL)
+            out->kind = EMU_EXIT_SYSCALL;
+        else if (b->stop == STOP_BUDGET)
+            out->kind = EMU_EXIT_BUDGET;
+        else if (b->stop == STOP_TRAP) {
+            out->kind = EMU_EXIT_TRAP;
+            out->trap_intno = b->intno;
+        } else {
+            out->kind = EMU_EXIT_TRAP; /* x86 hlt: privileged in user mode */
+            out->trap_intno = EMU_TRAP_HALT;
+        }
+        break;
+    case UC_ERR_READ_UNMAPPED:
+    case UC_ERR_WRITE_UNMAPPED:
+    case UC_ERR_FETCH_UNMAPPED:
+    case UC_ERR_READ_PROT:
+    case UC_ERR_WRITE_PROT:
+    case UC_ERR_FETCH_PROT:
+        fault_exit(b, out);
+        break;
+    case UC_ERR_INSN_INVALID:
+        out->kind = EMU_EXIT_TRAP;
+        out->trap_intno = EMU_TRAP_INVALID_INSN;
+        break;
+    case UC_ERR_READ_UNALIGNED:
+    case UC_ERR_WRITE_UNALIGNED:
+    case UC_ERR_FETCH_UNALIGNED:
+        out->kind = EMU_EXIT_TRAP;
+        out->trap_intno = EMU_TRAP_UNALIGNED;
+        break;
+    case UC_ERR_EXCEPTION:
+        out->kind = EMU_EXIT_TRAP;
+        out->trap_intno = b->intno ? b->intno : EMU_TRAP_INVALID_INSN;
+        break;
+    default:
+        out->kind = EMU_EXIT_ERROR;
+        snprintf(out->error, sizeof(out->error), "engine error: %s", uc_strerror(e));
+        break;
+    }
+    if (out->kind == EMU_EXIT_FAULT || out->kind == EMU_EXIT_TRAP) {
+        uint64_t now_pc;
+        uc_reg_read(b->uc, b->arch->id == ARCH_X86_64 ? UC_X86_REG_RIP : UC_ARM64_REG_PC,
+                    &now_pc);
+        uncount_from(b, now_pc);
+    }
+    out->insns = b->insns;
+    if (b->emu->verify_icount && b->verify_insns != b->insns) {
+        fprintf(stderr,
+                "rseqemu: internal error: block instruction count %llu != retired %llu "
+                "(exit %d at block 0x%llx+%u)\n",
+                (unsigned long long)b->insns, (unsigned long long)b->verify_insns, out->kind,
+                (unsigned long long)b->tb_start, b->tb_size);
+        abort();
+    }
+}
+
+int backend_hook_time_insn(struct backend *b, guest_addr_t addr, enum time_insn kind, int reg)
+{
+    if (time_site_find(b, addr))
+        return 0;
+    if (b->site_count == TIME_SITES_MAX)
+        return -LX_ENOMEM;
+    uint32_t len = kind == TIME_INSN_RDTSC ? 2 : kind == TIME_INSN_RDTSCP ? 3 : 4;
+    struct time_site *s = &b->sites[b->site_count++];
+    s->addr = addr;
+    s->next = addr + len;
+    s->kind = kind;
+    s->reg = reg;
+    uc_hook h;
+    if (uc_hook_add(b->uc, &h, UC_HOOK_CODE, (void *)on_time_insn, b, addr, addr) != UC_ERR_OK)
+        return -LX_ENOMEM;
+    /* Hooks do not reach blocks translated before them. */
+    uc_ctl_remove_cache(b->uc, addr, s->next);
+    return 0;
+}
