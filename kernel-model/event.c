@@ -1,0 +1,32 @@
+#include "event.h"
+
+#include "syscall.h"
+
+static void event_begin(struct kernel *k, enum event_kind kind, const struct task *t)
+{
+    struct hash64 *h = &k->st->digest;
+    k->st->events++;
+    hash64_u64(h, (uint64_t)kind);
+    hash64_u64(h, t ? (uint64_t)t->tid : 0);
+    hash64_u64(h, t ? t->insns : 0);
+    hash64_u64(h, t ? (uint64_t)t->cpu : 0);
+}
+
+void event_emit(struct kernel *k, enum event_kind kind, const struct task *t, uint64_t a,
+                uint64_t b, uint64_t c)
+{
+    event_begin(k, kind, t);
+    hash64_u64(&k->st->digest, a);
+    hash64_u64(&k->st->digest, b);
+    hash64_u64(&k->st->digest, c);
+}
+
+void event_syscall(struct kernel *k, const struct task *t, const struct sys_args *args, long ret)
+{
+    event_begin(k, EV_SYSCALL, t);
+    struct hash64 *h = &k->st->digest;
+    hash64_u64(h, args->nr);
+    for (int i = 0; i < 6; i++)
+        hash64_u64(h, args->a[i]);
+    hash64_u64(h, (uint64_t)ret);
+}

@@ -1,0 +1,189 @@
+/* Building the machine and its first process; the run; the figures it prints. */
+#include "kernel.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu/arena.h"
+#include "emu/aspace.h"
+#include "emu/disasm.h"
+#include "emu/emu.h"
+#include "emu/loader.h"
+#include "kstate.h"
+#include "mm.h"
+#include "sched.h"
+#include "task.h"
+#include "vfs.h"
+
+/* Address space reserved for the model's state; untouched pages cost nothing. */
+#define ARENA_RESERVE (1ULL << 30)
+#define STACK_RLIMIT (8ULL << 20)
+
+void kernel_config_defaults(struct kernel_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->ncpus = 4;
+    cfg->seed = 1;
+    cfg->profile = KERNEL_6_18;
+    cfg->stdin_fd = 0;
+    cfg->stdout_fd = 1;
+    cfg->stderr_fd = 2;
+}
+
+struct kernel *kernel_create(const struct kernel_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->ncpus < 1 || cfg->ncpus > KERNEL_CPUS_MAX) {
+        snprintf(err, errlen, "--cpus must be between 1 and %d", KERNEL_CPUS_MAX);
+        return NULL;
+    }
+    struct kernel *k = calloc(1, sizeof(*k));
+    if (!k) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    k->cfg = *cfg;
+    k->arch = cfg->arch;
+    k->diag = cfg->diag ? cfg->diag : stderr;
+    k->arena = arena_create(ARENA_RESERVE);
+    if (!k->arena) {
+        snprintf(err, errlen, "cannot reserve the state arena");
+        free(k);
+        return NULL;
+    }
+    k->st = arena_alloc(k->arena, sizeof(struct kstate), 64);
+    struct emu_config ecfg = {.arch = cfg->arch,
+                              .fast_stores = cfg->no_fast_stores ? EMU_FAST_STORES_OFF
+                                                                 : EMU_FAST_STORES_AUTO,
+                              .verify_icount = cfg->verify_icount};
+    const char *why = NULL;
+    k->emu = emu_create(&ecfg, k->arena, &why);
+    if (!k->emu) {
+        snprintf(err, errlen, "cannot create the machine: %s", why);
+        kernel_destroy(k);
+        return NULL;
+    }
+    k->disasm = disasm_create(cfg->arch);
+    sched_init(k);
+    rng_init(&k->st->getrandom_rng, cfg->seed, RNG_STREAM_GETRANDOM);
+    return k;
+}
+
+void kernel_destroy(struct kernel *k)
+{
+    if (!k)
+        return;
+    if (k->st) {
+        for (int i = 0; i < MM_MAX; i++)
+            if (k->st->mms[i].in_use && k->st->mms[i].as)
+                aspace_destroy(k->st->mms[i].as);
+    }
+    disasm_destroy(k->disasm);
+    emu_destroy(k->emu);
+    arena_destroy(k->arena);
+    free(k);
+}
+
+static void process_defaults(struct process *p)
+{
+    for (int i = 0; i < LX_RLIM_NLIMITS; i++) {
+        p->rlimit_cur[i] = LX_RLIM_INFINITY;
+        p->rlimit_max[i] = LX_RLIM_INFINITY;
+    }
+    p->rlimit_cur[LX_RLIMIT_STACK] = STACK_RLIMIT;
+    p->rlimit_cur[LX_RLIMIT_NOFILE] = 1024;
+    p->rlimit_max[LX_RLIMIT_NOFILE] = 4096;
+    p->umask = 022;
+    p->exit_signal = LX_SIGCHLD;
+}
+
+/* aarch64 returns from handlers without SA_RESTORER through the vDSO's trampoline; the model
+ * maps those two instructions on a page of their own. */
+static int map_sigreturn_tramp(struct kernel *k, struct mm *mm)
+{
+    if (!k->arch->sigreturn_tramp)
+        return 0;
+    guest_addr_t at = mm_place(k, mm, LX_PAGE_SIZE);
+    if (!at || aspace_map(mm->as, at, LX_PAGE_SIZE, LX_PROT_READ | LX_PROT_EXEC, 0) != 0)
+        return -1;
+    aspace_poke(mm->as, at, k->arch->sigreturn_tramp, k->arch->sigreturn_tramp_words * 4);
+    mm->sigreturn_tramp = at;
+    return 0;
+}
+
+int kernel_spawn(struct kernel *k, const struct elf_image *img, const char *const *argv, char *err,
+                 size_t errlen)
+{
+    struct mm *mm = mm_alloc(k);
+    struct process *p = process_alloc(k);
+    struct task *t = task_alloc(k);
+    const char *why = "tables full";
+    if (!mm || !p || !t || !(mm->as = aspace_create(k->emu, &why))) {
+        snprintf(err, errlen, "cannot create the first process: %s", why);
+        return -1;
+    }
+    static const char *const no_env[] = {NULL};
+    struct exec_args ea = {.argv = argv,
+                           .envp = k->cfg.envp ? k->cfg.envp : no_env,
+                           .execfn = elf_image_name(img),
+                           .uid = 1000,
+                           .gid = 1000,
+                           .stack_size = STACK_RLIMIT};
+    if (k->cfg.profile != KERNEL_6_1) {
+        ea.rseq_feature_size = 28;
+        ea.rseq_align = 32;
+    }
+    struct rng at_random;
+    rng_init(&at_random, k->cfg.seed, RNG_STREAM_AT_RANDOM);
+    rng_fill(&at_random, ea.random, sizeof(ea.random));
+    struct exec_layout lay;
+    if (elf_image_load(img, mm->as, &ea, &lay, err, errlen) != 0)
+        return -1;
+    mm->users = 1;
+    mm->brk_start = mm->brk = lay.brk;
+    mm->stack_low = lay.stack_low;
+    mm->image = img;
+    if (map_sigreturn_tramp(k, mm) != 0) {
+        snprintf(err, errlen, "cannot map the signal return trampoline");
+        return -1;
+    }
+    process_defaults(p);
+    p->pid = t->tid;
+    p->mm = mm;
+    p->leader = t;
+    p->nr_threads = 1;
+    vfs_init_stdio(k, p);
+    t->proc = p;
+    t->affinity = k->cfg.ncpus >= 64 ? ~0ULL : (1ULL << k->cfg.ncpus) - 1;
+    t->altstack.ss_flags = LX_SS_DISABLE;
+    cpu_ctx_init(&t->ctx, k->arch, lay.entry, lay.sp);
+    k->init = p;
+    k->image = img;
+    sched_start(k, t, NULL);
+    return 0;
+}
+
+void kernel_run(struct kernel *k, struct kernel_result *res)
+{
+    sched_run(k);
+    *res = k->result;
+}
+
+void kernel_print_stats(const struct kernel *k, FILE *out)
+{
+    const struct kstats *s = &k->st->stats;
+    fprintf(out, "stat insns %llu\n", (unsigned long long)k->st->total_insns);
+    fprintf(out, "stat events %llu\n", (unsigned long long)k->st->events);
+    fprintf(out, "stat slices %llu\n", (unsigned long long)s->slices);
+    fprintf(out, "stat syscalls %llu\n", (unsigned long long)s->syscalls);
+    fprintf(out, "stat context_switches %llu\n", (unsigned long long)s->context_switches);
+    fprintf(out, "stat preemptions %llu\n", (unsigned long long)s->preemptions);
+    fprintf(out, "stat migrations %llu\n", (unsigned long long)s->migrations);
+    fprintf(out, "stat signals_delivered %llu\n", (unsigned long long)s->signals_delivered);
+    fprintf(out, "stat futex_waits %llu\n", (unsigned long long)s->futex_waits);
+    fprintf(out, "stat rseq_fixups %llu\n", (unsigned long long)s->rseq_fixups);
+    fprintf(out, "stat rseq_aborts %llu\n", (unsigned long long)s->rseq_aborts);
+    fprintf(out, "stat rseq_aborts_preempt %llu\n", (unsigned long long)s->rseq_aborts_preempt);
+    fprintf(out, "stat rseq_aborts_migrate %llu\n", (unsigned long long)s->rseq_aborts_migrate);
+    fprintf(out, "stat rseq_aborts_signal %llu\n", (unsigned long long)s->rseq_aborts_signal);
+    fprintf(out, "stat fast_stores %d\n", emu_fast_stores_active(k->emu) ? 1 : 0);
+}

@@ -1,0 +1,73 @@
+/* The modelled Linux kernel, as the command line and the tests drive it.
+ *
+ * A kernel owns a machine (emu/), a set of guest processes and threads, N modelled CPUs and
+ * their scheduler. kernel_run() executes the guest until its first process ends, deadlocks,
+ * or exceeds its instruction budget; the same configuration and seed always give the same
+ * run. */
+#ifndef RSEQEMU_KERNEL_MODEL_KERNEL_H
+#define RSEQEMU_KERNEL_MODEL_KERNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "arch/arch.h"
+
+struct kernel;
+struct elf_image;
+
+/* Observable behaviour of a kernel generation (spec 0.1 and 2.9). */
+enum kernel_profile {
+    KERNEL_6_1,  /* Linux 6.1: no node_id/mm_cid, rseq_len must be 32 */
+    KERNEL_6_18, /* Linux 6.3..6.18: extensible struct rseq, AT_RSEQ_* */
+};
+
+#define KERNEL_CPUS_MAX 64
+
+struct kernel_config {
+    const struct arch_desc *arch;
+    int ncpus;
+    uint64_t seed;
+    uint64_t max_insns; /* 0: unlimited */
+    enum kernel_profile profile;
+    bool no_fast_stores;
+    bool verify_icount;
+    const char *const *envp; /* the guest's environment (NULL: empty) */
+    FILE *diag;              /* emulator diagnostics; NULL: stderr */
+    bool quiet;              /* only fatal diagnostics */
+    /* Guest standard streams: host file descriptors (tests capture output this way). */
+    int stdin_fd, stdout_fd, stderr_fd;
+};
+
+void kernel_config_defaults(struct kernel_config *cfg);
+
+enum kernel_outcome {
+    KERNEL_EXITED,   /* the first process exited: status is its exit code */
+    KERNEL_SIGNALED, /* the first process was killed: status is the signal */
+    KERNEL_DEADLOCK, /* every thread blocked and no timer pending */
+    KERNEL_RUNAWAY,  /* the instruction budget ran out */
+    KERNEL_ERROR,    /* the machine failed; message says how */
+};
+
+struct kernel_result {
+    enum kernel_outcome outcome;
+    int status;
+    uint64_t insns;
+    uint64_t digest;
+    char message[512];
+};
+
+/* NULL with err set if the machine cannot be built. */
+struct kernel *kernel_create(const struct kernel_config *cfg, char *err, size_t errlen);
+void kernel_destroy(struct kernel *k);
+
+/* Starts the first process: loads img with argv. 0, or -1 with err set. */
+int kernel_spawn(struct kernel *k, const struct elf_image *img, const char *const *argv, char *err,
+                 size_t errlen);
+void kernel_run(struct kernel *k, struct kernel_result *res);
+
+/* `stat <name> <value>` lines for --stats. */
+void kernel_print_stats(const struct kernel *k, FILE *out);
+
+#endif

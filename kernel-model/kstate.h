@@ -1,0 +1,268 @@
+/* Inside the kernel model: its objects and the one structure that holds them.
+ *
+ * Every mutable object of the model lives in struct kstate, which is allocated once from the
+ * machine's arena. Pointers between these objects stay valid when the arena is restored in
+ * place, so a snapshot of the model is a copy of this structure (plus guest memory and the
+ * engine's registers). Nothing here points to the C heap. */
+#ifndef RSEQEMU_KERNEL_MODEL_KSTATE_H
+#define RSEQEMU_KERNEL_MODEL_KSTATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "arch/arch.h"
+#include "emu/cpu.h"
+#include "emu/hash.h"
+#include "kernel.h"
+#include "rng.h"
+
+#define TASK_MAX 1024
+#define PROC_MAX 128
+#define MM_MAX 64
+#define FD_MAX 256
+#define TIMER_MAX 4096
+#define FUTEX_BUCKETS 256
+
+struct aspace;
+struct task;
+
+/* A pending signal, compact; signal.c lays it out as a Linux siginfo at delivery. */
+enum ksiginfo_kind { KSI_KILL, KSI_FAULT, KSI_CHLD, KSI_KERNEL };
+struct ksiginfo {
+    int32_t signo;
+    int32_t code;
+    int32_t kind; /* enum ksiginfo_kind */
+    int32_t status;
+    uint64_t a; /* KSI_KILL/KSI_CHLD: pid | uid << 32; KSI_FAULT: address */
+    uint64_t arch_code; /* KSI_FAULT: the arch's fault syndrome for the signal frame */
+};
+
+struct ksigaction {
+    uint64_t handler, flags, restorer, mask;
+};
+
+/* What a blocked task waits for. */
+enum wait_kind {
+    WAIT_NONE,
+    WAIT_FUTEX,
+    WAIT_SLEEP,
+    WAIT_SIGSUSPEND,
+    WAIT_SIGTIMEDWAIT,
+    WAIT_CHILD,
+    WAIT_PAUSE,
+};
+
+struct futex_key {
+    uint64_t object; /* the memory object (shared) or the address space (private) */
+    uint64_t offset;
+};
+
+struct task_wait {
+    enum wait_kind kind;
+    /* Result when an unblocked signal interrupts the wait: -LX_ERESTARTSYS,
+     * -LX_ERESTARTNOHAND, -LX_ERESTART_RESTARTBLOCK or -LX_EINTR. */
+    long interrupted_ret;
+    long timeout_ret; /* result when the deadline passes */
+    bool has_deadline;
+    uint64_t deadline_ns;
+    uint32_t timer_gen; /* bumped when the wait ends: older timer entries are stale */
+    /* WAIT_FUTEX */
+    struct futex_key key;
+    guest_addr_t futex_addr;
+    uint32_t bitset;
+    struct task *fnext, *fprev;
+    /* WAIT_SIGTIMEDWAIT */
+    uint64_t sigset;
+    guest_addr_t info_addr;
+    /* WAIT_CHILD */
+    int64_t child_pid;
+    int options;
+    guest_addr_t status_addr, rusage_addr, infop_addr;
+    bool waitid;
+};
+
+/* What restart_syscall(2) continues after an interrupted sleep (the kernel's restart_block). */
+enum restart_kind { RESTART_NONE, RESTART_NANOSLEEP, RESTART_FUTEX_WAIT };
+struct task_restart {
+    enum restart_kind kind;
+    uint64_t deadline_ns;
+    guest_addr_t addr;  /* futex word, or where nanosleep reports the time left */
+    uint32_t val, bitset;
+};
+
+enum task_state {
+    TASK_FREE = 0,
+    TASK_RUNNABLE, /* on a run queue */
+    TASK_RUNNING,  /* current on its CPU */
+    TASK_BLOCKED,
+    TASK_DEAD,
+};
+
+/* rseq registration and event state of one thread (spec 1.3). */
+struct task_rseq {
+    guest_addr_t area;  /* 0: not registered */
+    uint32_t len;
+    uint32_t sig;
+    uint32_t event_mask; /* RSEQ_EVENT_* */
+    bool notify_resume;
+};
+
+struct process;
+struct mm;
+
+struct task {
+    enum task_state state;
+    int tid;
+    struct process *proc;
+    struct cpu_ctx ctx;
+    uint64_t insns;     /* retired by this thread: its own position in a schedule */
+    int cpu;            /* current or last CPU */
+    uint64_t affinity;  /* allowed CPUs, bit per CPU */
+    /* scheduling */
+    struct task *rq_next, *rq_prev;
+    uint64_t quantum_left;
+    uint64_t start_ns;
+    /* signals */
+    uint64_t blocked;
+    uint64_t saved_blocked; /* sigsuspend / sigtimedwait: the mask to restore */
+    bool restore_saved_blocked;
+    uint64_t pending;
+    struct ksiginfo pending_info[LX_NSIG];
+    struct lx_stack altstack;
+    /* thread life */
+    guest_addr_t clear_child_tid;
+    guest_addr_t robust_list;
+    /* syscalls */
+    uint64_t sysno;     /* of the syscall in progress, for restarts */
+    uint64_t orig_arg0;
+    bool in_syscall;
+    struct task_restart restart;
+    struct task_wait wait;
+    struct task_rseq rseq;
+    bool rtu_pending;   /* signals or notify-resume to look at before user code runs */
+    char comm[16];      /* prctl(PR_SET_NAME) */
+};
+
+enum proc_state { PROC_FREE = 0, PROC_ALIVE, PROC_ZOMBIE };
+
+enum fd_kind { FD_NONE = 0, FD_HOST, FD_VFILE, FD_NULL };
+struct fd_entry {
+    enum fd_kind kind;
+    int host_fd;  /* FD_HOST */
+    int vfile;    /* FD_VFILE: index in vfs.c's table */
+    int flags;    /* open flags (access mode, O_CLOEXEC) */
+    uint64_t offset;
+};
+
+struct process {
+    enum proc_state state;
+    int pid;
+    struct process *parent;
+    struct mm *mm;
+    int nr_threads;
+    struct task *leader;
+    struct ksigaction act[LX_NSIG];
+    uint64_t pending; /* process-directed */
+    struct ksiginfo pending_info[LX_NSIG];
+    bool group_exiting;
+    int exit_code; /* wait status */
+    int exit_signal; /* sent to the parent when the process ends */
+    uint64_t insns;  /* retired by all threads, live and dead */
+    /* ITIMER_REAL */
+    uint64_t itimer_deadline_ns, itimer_interval_ns;
+    uint32_t itimer_gen;
+    uint64_t rlimit_cur[LX_RLIM_NLIMITS], rlimit_max[LX_RLIM_NLIMITS];
+    struct fd_entry fds[FD_MAX];
+    uint32_t umask;
+};
+
+struct mm {
+    bool in_use;
+    struct aspace *as;
+    int users; /* threads using it */
+    guest_addr_t brk_start, brk;
+    guest_addr_t stack_low;
+    const struct elf_image *image; /* for symbols in reports */
+    guest_addr_t sigreturn_tramp;  /* aarch64: returns from handlers without SA_RESTORER */
+    /* membarrier registrations (spec 4.3) */
+    uint32_t membarrier_state;
+    /* mm_cid: which concurrency ids are taken (spec 3) */
+    uint64_t cid_used;
+};
+
+struct kcpu {
+    int id;
+    bool online;
+    struct task *curr;
+    struct task *rq_head, *rq_tail;
+    int rq_len;
+    uint64_t clock_ns; /* this CPU's virtual time */
+    uint64_t slice_end_ns; /* when the host loop next looks at another CPU */
+    bool resched;      /* switch at the next chance (yield, wake-up preemption) */
+    uint64_t inject_at;     /* insns of curr at which the policy preempts or migrates it */
+    int inject_kind;
+};
+
+enum timer_kind { TIMER_TASK_WAIT, TIMER_ITIMER };
+struct timer {
+    uint64_t when_ns;
+    uint64_t seq; /* ties broken in arming order */
+    int kind;
+    int index;    /* task or process slot */
+    uint32_t gen;
+};
+
+struct kstats {
+    uint64_t syscalls;
+    uint64_t context_switches;
+    uint64_t preemptions;
+    uint64_t migrations;
+    uint64_t signals_delivered;
+    uint64_t slices;
+    uint64_t futex_waits;
+    uint64_t rseq_aborts;
+    uint64_t rseq_aborts_preempt, rseq_aborts_signal, rseq_aborts_migrate;
+    uint64_t rseq_fixups;
+};
+
+struct kstate {
+    struct task tasks[TASK_MAX];
+    struct process procs[PROC_MAX];
+    struct mm mms[MM_MAX];
+    struct kcpu cpus[KERNEL_CPUS_MAX];
+    struct timer timers[TIMER_MAX];
+    int ntimers;
+    uint64_t timer_seq;
+    struct task *futex_buckets[FUTEX_BUCKETS];
+    struct rng sched_rng, getrandom_rng;
+    int next_tid;
+    int cur_cpu;       /* the CPU whose thread the model is serving */
+    uint64_t event_ns; /* virtual time of what the model is doing now */
+    uint64_t time_floor_ns; /* clocks never read lower than this: they never go back */
+    uint64_t total_insns;
+    struct hash64 digest;
+    uint64_t events;
+    struct kstats stats;
+    uint64_t enosys_reported[8]; /* bitmap of syscall numbers already reported */
+    bool unsupported_reported;
+};
+
+struct disasm;
+struct elf_image;
+
+struct kernel {
+    struct kernel_config cfg;
+    const struct arch_desc *arch;
+    struct arena *arena;
+    struct emu *emu;
+    struct disasm *disasm;
+    FILE *diag;
+    struct kstate *st;
+    const struct elf_image *image;
+    struct process *init; /* the first process: its end ends the run */
+    bool done;
+    struct kernel_result result;
+};
+
+#endif

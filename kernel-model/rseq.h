@@ -1,0 +1,30 @@
+/* Restartable sequences (kernel/rseq.c): registration, the events that make a critical section
+ * restart, and the notify-resume fixup that moves the IP to abort_ip. Spec sections 1 and 2. */
+#ifndef RSEQEMU_KERNEL_MODEL_RSEQ_H
+#define RSEQEMU_KERNEL_MODEL_RSEQ_H
+
+#include "kstate.h"
+
+#define RSEQ_EVENT_PREEMPT 1u
+#define RSEQ_EVENT_SIGNAL 2u
+#define RSEQ_EVENT_MIGRATE 4u
+
+/* struct rseq field offsets (spec 1.1). */
+#define RSEQ_OFF_CPU_ID_START 0
+#define RSEQ_OFF_CPU_ID 4
+#define RSEQ_OFF_RSEQ_CS 8
+#define RSEQ_OFF_FLAGS 16
+#define RSEQ_OFF_NODE_ID 20
+#define RSEQ_OFF_MM_CID 24
+
+/* The thread was switched out / moved to another CPU (rseq_preempt, rseq_migrate). */
+void rseq_preempt(struct kernel *k, struct task *t);
+void rseq_migrate(struct kernel *k, struct task *t);
+/* Before a signal frame is built (rseq_signal_deliver): false if it forced SIGSEGV. */
+bool rseq_signal_deliver(struct kernel *k, struct task *t, int sig);
+/* __rseq_handle_notify_resume(): fixup then CPU-field update, SIGSEGV on failure. */
+void rseq_handle_notify_resume(struct kernel *k, struct task *t, int sig);
+/* The registration a new thread or process starts with (spec 1.7). */
+void rseq_fork(struct kernel *k, struct task *child, const struct task *parent, bool same_vm);
+
+#endif

@@ -1,0 +1,623 @@
+/* Modelled CPUs on one host thread.
+ *
+ * Each CPU has a run queue, a current thread and a clock that advances with the instructions
+ * it retires. The host loop is a discrete-event simulation: it always runs the busy CPU whose
+ * clock is lowest, for a slice, so the CPUs progress together and interleave at instruction
+ * granularity chosen by the policy. Timers fire in virtual time. Nothing here reads host time or
+ * depends on host state: the same decisions give the same run. */
+#include "sched.h"
+
+#include <string.h>
+
+#include "emu/aspace.h"
+#include "emu/cpu.h"
+#include "event.h"
+#include "futex.h"
+#include "report.h"
+#include "rseq.h"
+#include "signal.h"
+#include "syscall.h"
+#include "task.h"
+
+/* Default policy parameters, in instructions (= virtual nanoseconds). */
+#define SLICE_MIN 2000
+#define SLICE_SPAN 18000
+#define QUANTUM_MIN 300000
+#define QUANTUM_SPAN 2700000
+#define INJECT_SPAN 2000000
+
+enum inject_kind { INJECT_PREEMPT, INJECT_MIGRATE };
+
+static uint64_t bit(int cpu) { return 1ULL << cpu; }
+
+void sched_init(struct kernel *k)
+{
+    for (int i = 0; i < k->cfg.ncpus; i++) {
+        k->st->cpus[i].id = i;
+        k->st->cpus[i].online = true;
+    }
+    rng_init(&k->st->sched_rng, k->cfg.seed, RNG_STREAM_SCHED);
+}
+
+uint64_t sched_decide(struct kernel *k, enum sched_decision d, uint64_t bound)
+{
+    uint64_t v = rng_below(&k->st->sched_rng, bound);
+    event_emit(k, EV_DECIDE, NULL, (uint64_t)d, bound, v);
+    return v;
+}
+
+uint64_t sched_online_mask(const struct kernel *k)
+{
+    uint64_t m = 0;
+    for (int i = 0; i < k->cfg.ncpus; i++)
+        if (k->st->cpus[i].online)
+            m |= bit(i);
+    return m;
+}
+
+uint64_t sched_now(const struct kernel *k, const struct task *t)
+{
+    return k->st->cpus[t->cpu].clock_ns;
+}
+
+uint64_t sched_global_now(const struct kernel *k) { return k->st->event_ns; }
+
+static bool cpu_idle(const struct kcpu *c) { return !c->curr && c->rq_len == 0; }
+static bool cpu_busy(const struct kcpu *c) { return c->online && !cpu_idle(c); }
+
+/* ---- run queues ---- */
+
+static void rq_append(struct kcpu *c, struct task *t)
+{
+    t->rq_next = NULL;
+    t->rq_prev = c->rq_tail;
+    if (c->rq_tail)
+        c->rq_tail->rq_next = t;
+    else
+        c->rq_head = t;
+    c->rq_tail = t;
+    c->rq_len++;
+}
+
+static void rq_remove(struct kcpu *c, struct task *t)
+{
+    if (t->rq_prev)
+        t->rq_prev->rq_next = t->rq_next;
+    else
+        c->rq_head = t->rq_next;
+    if (t->rq_next)
+        t->rq_next->rq_prev = t->rq_prev;
+    else
+        c->rq_tail = t->rq_prev;
+    t->rq_next = t->rq_prev = NULL;
+    c->rq_len--;
+}
+
+static uint64_t new_quantum(struct kernel *k)
+{
+    return QUANTUM_MIN + sched_decide(k, DECIDE_QUANTUM, QUANTUM_SPAN);
+}
+
+/* The policy's next preemption or migration of the thread that just got c. */
+static void arm_injection(struct kernel *k, struct kcpu *c, struct task *t)
+{
+    c->inject_at = t->insns + 1 + sched_decide(k, DECIDE_INJECT, INJECT_SPAN);
+    uint64_t others = t->affinity & sched_online_mask(k) & ~bit(c->id);
+    c->inject_kind = others && sched_decide(k, DECIDE_INJECT_KIND, 4) == 0 ? INJECT_MIGRATE
+                                                                          : INJECT_PREEMPT;
+}
+
+/* Puts t on c's queue; an idle CPU's clock catches up with the time the work arrives. */
+static void enqueue(struct kernel *k, struct kcpu *c, struct task *t)
+{
+    uint64_t now = sched_global_now(k);
+    if (cpu_idle(c) && c->clock_ns < now)
+        c->clock_ns = now;
+    if (t->cpu != c->id) {
+        k->st->stats.migrations++;
+        event_emit(k, EV_MIGRATE, t, (uint64_t)t->cpu, (uint64_t)c->id, 0);
+        t->cpu = c->id;
+        rseq_migrate(k, t);
+    }
+    t->state = TASK_RUNNABLE;
+    rq_append(c, t);
+}
+
+/* c's next thread from its queue, or idle. */
+static void pick_next(struct kernel *k, struct kcpu *c)
+{
+    struct task *next = c->rq_head;
+    c->curr = next;
+    if (!next)
+        return;
+    rq_remove(c, next);
+    next->state = TASK_RUNNING;
+    next->quantum_left = new_quantum(k);
+    arm_injection(k, c, next);
+    k->st->stats.context_switches++;
+    event_emit(k, EV_SWITCH, next, (uint64_t)c->id, 0, 0);
+}
+
+/* Takes c's current thread off the CPU (preempted, blocked or leaving). */
+static void switch_out(struct kernel *k, struct kcpu *c)
+{
+    struct task *prev = c->curr;
+    c->curr = NULL;
+    rseq_preempt(k, prev);
+}
+
+/* Idle CPUs take waiting threads from the longest queues (Linux's idle balancing), in CPU
+ * order so that the result depends on nothing but the state. */
+static void balance(struct kernel *k)
+{
+    for (int i = 0; i < k->cfg.ncpus; i++) {
+        struct kcpu *idle = &k->st->cpus[i];
+        if (!idle->online || !cpu_idle(idle))
+            continue;
+        struct kcpu *src = NULL;
+        struct task *victim = NULL;
+        for (int j = 0; j < k->cfg.ncpus; j++) {
+            struct kcpu *c = &k->st->cpus[j];
+            if (j == i || !c->online || (src && c->rq_len <= src->rq_len))
+                continue;
+            for (struct task *t = c->rq_head; t; t = t->rq_next) {
+                if (t->affinity & bit(i)) {
+                    src = c;
+                    victim = t;
+                    break;
+                }
+            }
+        }
+        if (!victim)
+            continue;
+        rq_remove(src, victim);
+        if (idle->clock_ns < src->clock_ns)
+            idle->clock_ns = src->clock_ns;
+        enqueue(k, idle, victim);
+    }
+}
+
+/* Where a waking or new thread goes: its previous CPU if idle, else an idle allowed CPU,
+ * else its previous CPU, else the allowed CPU with the shortest queue. */
+static struct kcpu *select_cpu(struct kernel *k, struct task *t)
+{
+    uint64_t allowed = t->affinity & sched_online_mask(k);
+    struct kcpu *prev = &k->st->cpus[t->cpu];
+    if ((allowed & bit(t->cpu)) && cpu_idle(prev))
+        return prev;
+    int idle[KERNEL_CPUS_MAX], n = 0;
+    for (int i = 0; i < k->cfg.ncpus; i++)
+        if ((allowed & bit(i)) && cpu_idle(&k->st->cpus[i]))
+            idle[n++] = i;
+    if (n == 1)
+        return &k->st->cpus[idle[0]];
+    if (n > 1)
+        return &k->st->cpus[idle[sched_decide(k, DECIDE_CPU, (uint64_t)n)]];
+    if (allowed & bit(t->cpu))
+        return prev;
+    struct kcpu *best = NULL;
+    for (int i = 0; i < k->cfg.ncpus; i++)
+        if ((allowed & bit(i)) && (!best || k->st->cpus[i].rq_len < best->rq_len))
+            best = &k->st->cpus[i];
+    return best;
+}
+
+void sched_start(struct kernel *k, struct task *t, const struct task *parent)
+{
+    t->cpu = parent ? parent->cpu : 0;
+    struct kcpu *c = select_cpu(k, t);
+    enqueue(k, c, t);
+}
+
+void sched_block(struct kernel *k, struct task *t)
+{
+    struct kcpu *c = &k->st->cpus[t->cpu];
+    event_emit(k, EV_BLOCK, t, (uint64_t)t->wait.kind, 0, 0);
+    if (c->curr == t)
+        switch_out(k, c);
+    else if (t->state == TASK_RUNNABLE)
+        rq_remove(c, t);
+    t->state = TASK_BLOCKED;
+    balance(k);
+}
+
+void sched_wake(struct kernel *k, struct task *t, long ret)
+{
+    if (t->state != TASK_BLOCKED)
+        return;
+    t->wait.kind = WAIT_NONE;
+    t->wait.has_deadline = false;
+    t->wait.timer_gen++;
+    syscall_set_return(k, t, ret);
+    t->rtu_pending = true;
+    event_emit(k, EV_WAKE, t, (uint64_t)ret, 0, 0);
+    enqueue(k, select_cpu(k, t), t);
+    balance(k);
+}
+
+void sched_yield(struct kernel *k, struct task *t)
+{
+    struct kcpu *c = &k->st->cpus[t->cpu];
+    if (c->curr != t || c->rq_len == 0)
+        return; /* nothing else to run: Linux returns to the same thread, no switch */
+    switch_out(k, c);
+    t->state = TASK_RUNNABLE;
+    rq_append(c, t);
+    pick_next(k, c);
+}
+
+/* Moves t, running or queued, to CPU `to`. */
+static void move_task(struct kernel *k, struct task *t, int to)
+{
+    struct kcpu *c = &k->st->cpus[t->cpu];
+    if (c->curr == t) {
+        switch_out(k, c);
+        pick_next(k, c);
+    } else if (t->state == TASK_RUNNABLE) {
+        rq_remove(c, t);
+    }
+    struct kcpu *dst = &k->st->cpus[to];
+    if (dst->clock_ns < c->clock_ns && cpu_idle(dst))
+        dst->clock_ns = c->clock_ns;
+    enqueue(k, dst, t);
+}
+
+void sched_set_affinity(struct kernel *k, struct task *t, uint64_t mask)
+{
+    t->affinity = mask;
+    if ((mask & bit(t->cpu)) || (t->state != TASK_RUNNING && t->state != TASK_RUNNABLE))
+        return;
+    /* The kernel migrates the thread before sched_setaffinity returns (spec 7.7). */
+    uint64_t allowed = mask & sched_online_mask(k);
+    int to = -1;
+    for (int i = 0; i < k->cfg.ncpus && to < 0; i++)
+        if ((allowed & bit(i)) && cpu_idle(&k->st->cpus[i]))
+            to = i;
+    for (int i = 0; i < k->cfg.ncpus && to < 0; i++)
+        if (allowed & bit(i))
+            to = i;
+    if (to >= 0) {
+        move_task(k, t, to);
+        balance(k);
+    }
+}
+
+void sched_remove(struct kernel *k, struct task *t)
+{
+    struct kcpu *c = &k->st->cpus[t->cpu];
+    if (c->curr == t) {
+        c->curr = NULL;
+        pick_next(k, c);
+    } else if (t->state == TASK_RUNNABLE) {
+        rq_remove(c, t);
+    }
+    balance(k);
+}
+
+/* ---- timers: a binary heap ordered by (time, arming order) ---- */
+
+static bool timer_before(const struct timer *a, const struct timer *b)
+{
+    return a->when_ns != b->when_ns ? a->when_ns < b->when_ns : a->seq < b->seq;
+}
+
+static void timer_swap(struct timer *a, struct timer *b)
+{
+    struct timer tmp = *a;
+    *a = *b;
+    *b = tmp;
+}
+
+static bool timer_valid(const struct kernel *k, const struct timer *tm)
+{
+    if (tm->kind == TIMER_TASK_WAIT) {
+        const struct task *t = &k->st->tasks[tm->index];
+        return t->state == TASK_BLOCKED && t->wait.has_deadline && t->wait.timer_gen == tm->gen;
+    }
+    const struct process *p = &k->st->procs[tm->index];
+    return p->state == PROC_ALIVE && p->itimer_deadline_ns && p->itimer_gen == tm->gen;
+}
+
+static void timer_pop(struct kernel *k)
+{
+    struct timer *h = k->st->timers;
+    int n = --k->st->ntimers;
+    h[0] = h[n];
+    for (int i = 0;;) {
+        int l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && timer_before(&h[l], &h[m]))
+            m = l;
+        if (r < n && timer_before(&h[r], &h[m]))
+            m = r;
+        if (m == i)
+            break;
+        timer_swap(&h[i], &h[m]);
+        i = m;
+    }
+}
+
+/* Drops stale entries (waits that ended otherwise) from the top; the earliest live timer. */
+static const struct timer *timer_peek(struct kernel *k)
+{
+    while (k->st->ntimers > 0 && !timer_valid(k, &k->st->timers[0]))
+        timer_pop(k);
+    return k->st->ntimers ? &k->st->timers[0] : NULL;
+}
+
+static void timer_compact(struct kernel *k)
+{
+    int n = 0;
+    for (int i = 0; i < k->st->ntimers; i++)
+        if (timer_valid(k, &k->st->timers[i]))
+            k->st->timers[n++] = k->st->timers[i];
+    k->st->ntimers = n;
+    /* Re-heapify. */
+    for (int i = n / 2 - 1; i >= 0; i--) {
+        for (int j = i;;) {
+            int l = 2 * j + 1, r = l + 1, m = j;
+            if (l < n && timer_before(&k->st->timers[l], &k->st->timers[m]))
+                m = l;
+            if (r < n && timer_before(&k->st->timers[r], &k->st->timers[m]))
+                m = r;
+            if (m == j)
+                break;
+            timer_swap(&k->st->timers[j], &k->st->timers[m]);
+            j = m;
+        }
+    }
+}
+
+static void timer_push(struct kernel *k, uint64_t when, int kind, int index, uint32_t gen)
+{
+    if (k->st->ntimers == TIMER_MAX)
+        timer_compact(k);
+    if (k->st->ntimers == TIMER_MAX) {
+        report_fatal(k, "internal error: more than %d timers armed", TIMER_MAX);
+        k->done = true;
+        k->result.outcome = KERNEL_ERROR;
+        return;
+    }
+    struct timer *h = k->st->timers;
+    int i = k->st->ntimers++;
+    h[i] = (struct timer){.when_ns = when, .seq = k->st->timer_seq++, .kind = kind,
+                          .index = index, .gen = gen};
+    while (i > 0 && timer_before(&h[i], &h[(i - 1) / 2])) {
+        timer_swap(&h[i], &h[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+}
+
+void timer_arm_task(struct kernel *k, struct task *t, uint64_t when_ns)
+{
+    t->wait.has_deadline = true;
+    t->wait.deadline_ns = when_ns;
+    timer_push(k, when_ns, TIMER_TASK_WAIT, task_index(k, t), t->wait.timer_gen);
+}
+
+void timer_arm_itimer(struct kernel *k, struct process *p)
+{
+    p->itimer_gen++;
+    if (p->itimer_deadline_ns)
+        timer_push(k, p->itimer_deadline_ns, TIMER_ITIMER, (int)(p - k->st->procs),
+                   p->itimer_gen);
+}
+
+static void timer_fire(struct kernel *k, const struct timer *tm_top)
+{
+    struct timer tm = *tm_top;
+    timer_pop(k);
+    k->st->event_ns = tm.when_ns;
+    event_emit(k, EV_TIMER, NULL, tm.when_ns, (uint64_t)tm.kind, (uint64_t)tm.index);
+    if (tm.kind == TIMER_TASK_WAIT) {
+        struct task *t = &k->st->tasks[tm.index];
+        if (t->wait.kind == WAIT_FUTEX)
+            futex_timeout(k, t);
+        sched_wake(k, t, t->wait.timeout_ret);
+        return;
+    }
+    struct process *p = &k->st->procs[tm.index];
+    struct ksiginfo info = {.signo = LX_SIGALRM, .code = LX_SI_KERNEL, .kind = KSI_KERNEL};
+    if (p->itimer_interval_ns)
+        p->itimer_deadline_ns += p->itimer_interval_ns;
+    else
+        p->itimer_deadline_ns = 0;
+    timer_arm_itimer(k, p);
+    signal_send_process(k, p, &info);
+}
+
+/* ---- the host loop ---- */
+
+static struct kcpu *lowest_busy_cpu(struct kernel *k, const struct kcpu *except)
+{
+    struct kcpu *best = NULL;
+    for (int i = 0; i < k->cfg.ncpus; i++) {
+        struct kcpu *c = &k->st->cpus[i];
+        if (c != except && cpu_busy(c) && (!best || c->clock_ns < best->clock_ns))
+            best = c;
+    }
+    return best;
+}
+
+static uint64_t run_budget(struct kernel *k, struct kcpu *c, struct task *t)
+{
+    uint64_t b = t->quantum_left;
+    uint64_t to_inject = c->inject_at > t->insns ? c->inject_at - t->insns : 1;
+    if (to_inject < b)
+        b = to_inject;
+    const struct timer *tm = timer_peek(k);
+    if (tm && tm->when_ns > c->clock_ns && (tm->when_ns - c->clock_ns) / NS_PER_INSN < b)
+        b = (tm->when_ns - c->clock_ns) / NS_PER_INSN;
+    const struct kcpu *other = lowest_busy_cpu(k, c);
+    if (other) {
+        uint64_t lead = other->clock_ns > c->clock_ns ? other->clock_ns - c->clock_ns : 0;
+        uint64_t slice = lead / NS_PER_INSN + SLICE_MIN + sched_decide(k, DECIDE_SLICE, SLICE_SPAN);
+        if (slice < b)
+            b = slice;
+    }
+    if (k->cfg.max_insns) {
+        uint64_t left = k->cfg.max_insns > k->st->total_insns ? k->cfg.max_insns - k->st->total_insns : 0;
+        if (left < b)
+            b = left;
+    }
+    return b ? b : 1;
+}
+
+static void account(struct kernel *k, struct kcpu *c, struct task *t, uint64_t n)
+{
+    t->insns += n;
+    t->proc->insns += n;
+    c->clock_ns += n * NS_PER_INSN;
+    k->st->total_insns += n;
+    t->quantum_left = n < t->quantum_left ? t->quantum_left - n : 0;
+}
+
+/* A fault or exception in user mode becomes the signal Linux would send. */
+static void handle_trap(struct kernel *k, struct task *t, const struct emu_exit *ex)
+{
+    guest_addr_t ip = task_reg(k, t, REG_IP);
+    event_emit(k, EV_FAULT, t, (uint64_t)ex->kind, ex->fault_addr, (uint64_t)ex->trap_intno);
+    if (ex->kind == EMU_EXIT_FAULT) {
+        signal_force(k, t, LX_SIGSEGV, ex->fault_unmapped ? LX_SEGV_MAPERR : LX_SEGV_ACCERR,
+                     ex->fault_addr, k->arch->fault_code(ex->fault_access, ex->fault_unmapped));
+        return;
+    }
+    int sig = LX_SIGILL, code = LX_ILL_ILLOPN;
+    if (ex->trap_intno == EMU_TRAP_HALT) {
+        sig = LX_SIGSEGV;
+        code = LX_SI_KERNEL;
+    } else if (ex->trap_intno == EMU_TRAP_UNALIGNED) {
+        sig = LX_SIGBUS;
+        code = LX_BUS_ADRALN;
+    } else if (ex->trap_intno != EMU_TRAP_INVALID_INSN &&
+               !arch_trap_signal(k->arch, ex->trap_intno, &sig, &code)) {
+        sig = LX_SIGILL;
+        code = LX_ILL_ILLOPC;
+    }
+    signal_force(k, t, sig, code, ip, 0);
+}
+
+static void handle_exit(struct kernel *k, struct kcpu *c, struct task *t, const struct emu_exit *ex)
+{
+    (void)c;
+    switch (ex->kind) {
+    case EMU_EXIT_SYSCALL:
+        syscall_dispatch(k, t);
+        break;
+    case EMU_EXIT_BUDGET:
+        break;
+    case EMU_EXIT_FAULT:
+    case EMU_EXIT_TRAP:
+        handle_trap(k, t, ex);
+        break;
+    case EMU_EXIT_ERROR:
+        report_fatal(k, "%s (tid %d at 0x%llx)", ex->error, t->tid,
+                     (unsigned long long)task_reg(k, t, REG_IP));
+        k->done = true;
+        k->result.outcome = KERNEL_ERROR;
+        snprintf(k->result.message, sizeof(k->result.message), "%s", ex->error);
+        break;
+    }
+}
+
+/* After a run: the end of a quantum, or the policy's injected preemption or migration. */
+static void policy_point(struct kernel *k, struct kcpu *c, struct task *t)
+{
+    if (t->insns >= c->inject_at) {
+        if (c->inject_kind == INJECT_MIGRATE) {
+            uint64_t others = t->affinity & sched_online_mask(k) & ~bit(c->id);
+            int n = __builtin_popcountll(others);
+            if (n > 0) {
+                uint64_t pick = sched_decide(k, DECIDE_CPU, (uint64_t)n);
+                int to = -1;
+                for (int i = 0; i < k->cfg.ncpus; i++)
+                    if ((others & bit(i)) && pick-- == 0) {
+                        to = i;
+                        break;
+                    }
+                k->st->stats.preemptions++;
+                event_emit(k, EV_PREEMPT, t, 1, (uint64_t)to, 0);
+                move_task(k, t, to);
+                balance(k);
+                return;
+            }
+        }
+        /* An injected preemption: the thread is switched out (another thread or a kernel
+         * thread runs) and comes back through the return-to-user path. */
+        k->st->stats.preemptions++;
+        event_emit(k, EV_PREEMPT, t, 0, 0, 0);
+        switch_out(k, c);
+        t->state = TASK_RUNNABLE;
+        rq_append(c, t);
+        pick_next(k, c);
+        return;
+    }
+    if (t->quantum_left == 0) {
+        if (c->rq_len == 0) {
+            t->quantum_left = new_quantum(k);
+            return;
+        }
+        k->st->stats.preemptions++;
+        event_emit(k, EV_PREEMPT, t, 2, 0, 0);
+        switch_out(k, c);
+        t->state = TASK_RUNNABLE;
+        rq_append(c, t);
+        pick_next(k, c);
+        balance(k);
+    }
+}
+
+static void end_run(struct kernel *k, enum kernel_outcome outcome, const char *what)
+{
+    k->done = true;
+    k->result.outcome = outcome;
+    snprintf(k->result.message, sizeof(k->result.message), "%s", what);
+}
+
+void sched_run(struct kernel *k)
+{
+    while (!k->done) {
+        struct kcpu *c = lowest_busy_cpu(k, NULL);
+        const struct timer *tm = timer_peek(k);
+        if (tm && (!c || tm->when_ns <= c->clock_ns)) {
+            timer_fire(k, tm);
+            continue;
+        }
+        if (!c) {
+            report_fatal(k, "deadlock: every thread is blocked and no timer is pending");
+            report_threads(k);
+            end_run(k, KERNEL_DEADLOCK, "deadlock");
+            break;
+        }
+        if (k->cfg.max_insns && k->st->total_insns >= k->cfg.max_insns) {
+            report_fatal(k, "instruction budget of %llu exhausted (runaway guest?)",
+                         (unsigned long long)k->cfg.max_insns);
+            report_threads(k);
+            end_run(k, KERNEL_RUNAWAY, "instruction budget exhausted");
+            break;
+        }
+        k->st->cur_cpu = c->id;
+        k->st->event_ns = c->clock_ns;
+        if (!c->curr) {
+            pick_next(k, c);
+            continue;
+        }
+        struct task *t = c->curr;
+        if (t->rtu_pending) {
+            if (!signal_return_to_user(k, t) || c->curr != t)
+                continue;
+        }
+        struct emu_run_params p = {.budget_insns = run_budget(k, c, t),
+                                   .time_ns = c->clock_ns,
+                                   .ns_per_insn = NS_PER_INSN};
+        struct emu_exit ex;
+        k->st->stats.slices++;
+        emu_run(task_as(t), &t->ctx, &p, &ex);
+        account(k, c, t, ex.insns);
+        k->st->event_ns = c->clock_ns;
+        handle_exit(k, c, t, &ex);
+        if (!k->done && c->curr == t)
+            policy_point(k, c, t);
+    }
+    k->result.insns = k->st->total_insns;
+    k->result.digest = k->st->digest.h;
+}
