@@ -1,0 +1,7 @@
+/* Subcommands of the rseqemu command line. Each takes the arguments after its name. */
+#ifndef RSEQEMU_CLI_COMMANDS_H
+#define RSEQEMU_CLI_COMMANDS_H
+
+int cmd_run(int argc, char **argv);
+
+#endif

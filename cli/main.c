@@ -1,0 +1,45 @@
+/* rseqemu: a deterministic emulator for testing Linux restartable sequences. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "exit_codes.h"
+
+static const char usage[] =
+    "usage: rseqemu <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run [options] -- PROG [ARGS...]   run a static x86-64 or aarch64 program\n"
+    "\n"
+    "rseqemu <command> --help describes a command's options.\n"
+    "rseqemu --version prints the version.\n";
+
+struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+};
+
+static const struct command commands[] = {
+    {"run", cmd_run},
+};
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("rseqemu %s\n", RSEQEMU_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "rseqemu: unknown command '%s'\n%s", argv[1], usage);
+    return EXIT_USAGE;
+}
