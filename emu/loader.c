@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <capstone/capstone.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <stdarg.h>
@@ -26,6 +27,7 @@ struct elf_symbol {
     guest_addr_t addr;
     uint64_t size;
     const char *name; /* points into the image's string table copy */
+    bool func;
 };
 
 struct elf_segment {
@@ -35,6 +37,7 @@ struct elf_segment {
 
 struct elf_image {
     char *name;
+    char *abs_path;
     uint8_t *data;
     size_t size;
     Elf *elf;
@@ -121,8 +124,10 @@ static void load_symbols(struct elf_image *img)
             const char *name = elf_strptr(img->elf, sh.sh_link, s.st_name);
             if (!name || !name[0] || name[0] == '$') /* aarch64 mapping symbols $x/$d */
                 continue;
-            img->syms[img->nsyms++] =
-                (struct elf_symbol){.addr = s.st_value + img->bias, .size = s.st_size, .name = name};
+            img->syms[img->nsyms++] = (struct elf_symbol){.addr = s.st_value + img->bias,
+                                                          .size = s.st_size,
+                                                          .name = name,
+                                                          .func = type == STT_FUNC};
         }
         qsort(img->syms, img->nsyms, sizeof(*img->syms), sym_cmp);
         return;
@@ -357,6 +362,8 @@ struct elf_image *elf_image_open(const char *path, enum elf_open_error *kind, ch
     }
     struct elf_image *img = elf_image_open_mem(buf, size, path, kind, err, errlen);
     free(buf);
+    if (img)
+        img->abs_path = realpath(path, NULL);
     return img;
 }
 
@@ -369,11 +376,16 @@ void elf_image_close(struct elf_image *img)
     free(img->syms);
     free(img->data);
     free(img->name);
+    free(img->abs_path);
     free(img);
 }
 
 const struct arch_desc *elf_image_arch(const struct elf_image *img) { return img->arch; }
 const char *elf_image_name(const struct elf_image *img) { return img->name; }
+const char *elf_image_path(const struct elf_image *img)
+{
+    return img->abs_path ? img->abs_path : img->name;
+}
 uint64_t elf_image_hash(const struct elf_image *img) { return img->hash; }
 bool elf_image_is_pie(const struct elf_image *img) { return img->pie; }
 
@@ -467,13 +479,109 @@ static int map_segments(const struct elf_image *img, struct aspace *as, guest_ad
             fail(err, errlen, "cannot fill segment %d", i);
             return -1;
         }
-        /* Executable pages were scanned when mapped, before their bytes arrived. */
-        if (s->prot & LX_PROT_EXEC)
-            aspace_scan_exec(as, PAGE_DOWN(s->vaddr), PAGE_UP(s->vaddr + s->filesz) - PAGE_DOWN(s->vaddr));
         if (s->vaddr + s->memsz > *brk)
             *brk = s->vaddr + s->memsz;
     }
     *brk = PAGE_UP(*brk);
+    return 0;
+}
+
+/* The function whose body holds addr: where instruction decoding may start. */
+static const struct elf_symbol *function_at(const struct elf_image *img, guest_addr_t addr)
+{
+    for (size_t i = img->nsyms; i-- > 0;) {
+        const struct elf_symbol *s = &img->syms[i];
+        if (s->addr > addr || !s->func)
+            continue;
+        if (addr - s->addr < s->size)
+            return s;
+        if (s->size)
+            return NULL;
+    }
+    return NULL;
+}
+
+/* Whether an x86-64 instruction of the given kind starts exactly at addr: decoded from the start
+ * of its function (or of the segment, for a program without symbols). A byte match inside
+ * another instruction is not one. */
+static bool x86_insn_at(const struct elf_image *img, const struct elf_segment *seg, csh cs,
+                        guest_addr_t addr, unsigned id)
+{
+    guest_addr_t from = seg->vaddr;
+    if (img->nsyms) {
+        const struct elf_symbol *f = function_at(img, addr);
+        if (!f)
+            return false;
+        from = f->addr;
+    }
+    const uint8_t *code = img->data + seg->offset + (from - seg->vaddr);
+    size_t left = seg->filesz - (from - seg->vaddr);
+    uint64_t pc = from;
+    cs_insn *insn = cs_malloc(cs);
+    bool found = false;
+    while (pc <= addr && cs_disasm_iter(cs, &code, &left, &pc, insn)) {
+        if (insn->address == addr) {
+            found = insn->id == id;
+            break;
+        }
+    }
+    cs_free(insn, 1);
+    return found;
+}
+
+/* rdtsc, rdtscp and mrs of the generic timer read the host's clock, which would make runs
+ * differ. Each is replaced by an undefined instruction of the same length, which the engine
+ * backend emulates with virtual time (aspace_time_site). */
+static int patch_time_insns(const struct elf_image *img, struct aspace *as)
+{
+    bool x86 = img->arch->id == ARCH_X86_64;
+    csh cs = 0;
+    if (x86 && cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
+        return -1;
+    for (int i = 0; i < img->nsegs; i++) {
+        const struct elf_segment *seg = &img->segs[i];
+        if (!(seg->prot & LX_PROT_EXEC))
+            continue;
+        const uint8_t *p = img->data + seg->offset;
+        for (uint64_t off = 0; off + 4 <= seg->filesz; off += x86 ? 1 : 4) {
+            guest_addr_t at = seg->vaddr + off;
+            struct time_site site = {.addr = at};
+            uint8_t patch[3];
+            if (x86 && p[off] == 0x0f && p[off + 1] == 0x31 &&
+                x86_insn_at(img, seg, cs, at, X86_INS_RDTSC)) {
+                site.kind = TIME_INSN_RDTSC;
+                site.len = 2;
+                memcpy(patch, "\x0f\x0b", 2); /* ud2 */
+            } else if (x86 && p[off] == 0x0f && p[off + 1] == 0x01 && p[off + 2] == 0xf9 &&
+                       x86_insn_at(img, seg, cs, at, X86_INS_RDTSCP)) {
+                site.kind = TIME_INSN_RDTSCP;
+                site.len = 3;
+                memcpy(patch, "\x0f\x0b\x90", 3); /* ud2; nop */
+            } else if (!x86) {
+                uint32_t w;
+                memcpy(&w, p + off, 4);
+                /* mrs Xt, cntvct_el0 / cntpct_el0, inside a function (not a literal pool) */
+                if (((w & 0xffffffe0u) != 0xd53be040u && (w & 0xffffffe0u) != 0xd53be020u) ||
+                    (img->nsyms && !function_at(img, at)))
+                    continue;
+                site.kind = TIME_INSN_CNTVCT;
+                site.reg = (uint8_t)(w & 31);
+                site.len = 4;
+                uint32_t udf = 0x0000c000u | (w & 31); /* udf #imm16 */
+                if (aspace_poke(as, at, &udf, 4) != 0 || aspace_add_time_site(as, &site) != 0)
+                    return -1;
+                continue;
+            } else {
+                continue;
+            }
+            if (aspace_poke(as, at, patch, site.len) != 0 || aspace_add_time_site(as, &site) != 0) {
+                cs_close(&cs);
+                return -1;
+            }
+        }
+    }
+    if (x86)
+        cs_close(&cs);
     return 0;
 }
 
@@ -503,6 +611,10 @@ int elf_image_load(const struct elf_image *img, struct aspace *as, const struct 
     guest_addr_t brk = 0;
     if (map_segments(img, as, &brk, err, errlen) != 0)
         return -1;
+    if (patch_time_insns(img, as) != 0) {
+        fail(err, errlen, "cannot virtualize the program's time-reading instructions");
+        return -1;
+    }
     out->brk = brk;
     out->load_bias = img->bias;
     out->entry = img->entry + img->bias;

@@ -31,6 +31,8 @@ void elf_image_close(struct elf_image *img);
 
 const struct arch_desc *elf_image_arch(const struct elf_image *img);
 const char *elf_image_name(const struct elf_image *img);
+/* The absolute path of the file (what /proc/self/exe resolves to); the name if unknown. */
+const char *elf_image_path(const struct elf_image *img);
 /* A 64-bit hash of the file's bytes, to recognise the same program again. */
 uint64_t elf_image_hash(const struct elf_image *img);
 bool elf_image_is_pie(const struct elf_image *img);

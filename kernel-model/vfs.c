@@ -112,7 +112,7 @@ long vfs_readlink(struct kernel *k, struct task *t, const char *path, char *buf,
 {
     (void)k;
     if (strcmp(path, "/proc/self/exe") == 0 || strcmp(path, "/proc/thread-self/exe") == 0) {
-        const char *exe = t->proc->mm->image ? elf_image_name(t->proc->mm->image) : "";
+        const char *exe = t->proc->mm->image ? elf_image_path(t->proc->mm->image) : "";
         size_t n = strlen(exe) < cap ? strlen(exe) : cap;
         memcpy(buf, exe, n);
         return (long)n;
