@@ -25,6 +25,8 @@ struct aspace_state {
     bool in_use;
     size_t count;
     uint64_t next_backing_id;
+    int ntime_sites;
+    struct time_site time_sites[ASPACE_TIME_SITES_MAX];
     struct vma vmas[ASPACE_VMA_MAX];
 };
 
@@ -68,6 +70,7 @@ struct aspace *aspace_create(struct emu *emu, const char **err)
     as->st = &states[slot];
     as->st->in_use = true;
     as->st->count = 0;
+    as->st->ntime_sites = 0;
     as->st->next_backing_id = ((uint64_t)slot << 48) + 1;
     as->be = backend_open(emu, as, err);
     if (!as->be) {
@@ -209,8 +212,6 @@ static int map_host(struct aspace *as, guest_addr_t addr, uint64_t len, int prot
     rc = vma_insert(as->st, &v);
     if (rc)
         backend_unmap(as->be, addr, len);
-    else if (prot & LX_PROT_EXEC)
-        aspace_scan_exec(as, addr, len);
     return rc;
 }
 
@@ -267,16 +268,10 @@ int aspace_protect(struct aspace *as, guest_addr_t addr, uint64_t len, int prot)
         rc = vma_split_at(as->st, end);
     if (rc)
         return rc;
-    bool gained_exec = false;
     for (size_t i = vma_search(as->st, addr); i < as->st->count && as->st->vmas[i].start < end;
-         i++) {
-        gained_exec |= (prot & LX_PROT_EXEC) && !(as->st->vmas[i].prot & LX_PROT_EXEC);
+         i++)
         as->st->vmas[i].prot = prot;
-    }
-    rc = backend_protect(as->be, addr, len, prot);
-    if (rc == 0 && gained_exec)
-        aspace_scan_exec(as, addr, len);
-    return rc;
+    return backend_protect(as->be, addr, len, prot);
 }
 
 int aspace_discard(struct aspace *as, guest_addr_t addr, uint64_t len)
@@ -478,6 +473,9 @@ static void copy_resident(uint8_t *dst, const uint8_t *src, uint64_t len)
 
 int aspace_copy_from(struct aspace *dst, const struct aspace *src)
 {
+    dst->st->ntime_sites = src->st->ntime_sites;
+    memcpy(dst->st->time_sites, src->st->time_sites,
+           sizeof(struct time_site) * (size_t)src->st->ntime_sites);
     for (size_t i = 0; i < src->st->count; i++) {
         const struct vma *v = &src->st->vmas[i];
         uint64_t len = v->end - v->start;
@@ -501,29 +499,21 @@ int aspace_copy_from(struct aspace *dst, const struct aspace *src)
     return 0;
 }
 
-/* Instructions that read the host's clock are found by their encoding and virtualized. On
- * x86-64 a byte match may lie inside another instruction; its hook then never fires. */
-void aspace_scan_exec(struct aspace *as, guest_addr_t addr, uint64_t len)
+int aspace_add_time_site(struct aspace *as, const struct time_site *site)
 {
-    const uint8_t *p = aspace_host(as, addr, len, 0);
-    if (!p)
-        return;
-    if (emu_arch(as->emu)->id == ARCH_X86_64) {
-        for (uint64_t i = 0; i + 2 <= len; i++) {
-            if (p[i] != 0x0f)
-                continue;
-            if (p[i + 1] == 0x31)
-                backend_hook_time_insn(as->be, addr + i, TIME_INSN_RDTSC, 0);
-            else if (i + 3 <= len && p[i + 1] == 0x01 && p[i + 2] == 0xf9)
-                backend_hook_time_insn(as->be, addr + i, TIME_INSN_RDTSCP, 0);
+    if (as->st->ntime_sites == ASPACE_TIME_SITES_MAX)
+        return -LX_ENOMEM;
+    as->st->time_sites[as->st->ntime_sites++] = *site;
+    return 0;
+}
+
+bool aspace_time_site(const struct aspace *as, guest_addr_t addr, struct time_site *out)
+{
+    for (int i = 0; i < as->st->ntime_sites; i++) {
+        if (as->st->time_sites[i].addr == addr) {
+            *out = as->st->time_sites[i];
+            return true;
         }
-        return;
     }
-    for (uint64_t i = 0; i + 4 <= len; i += 4) {
-        uint32_t w;
-        memcpy(&w, p + i, 4);
-        /* mrs Xt, cntvct_el0 / cntpct_el0 */
-        if ((w & 0xffffffe0u) == 0xd53be040u || (w & 0xffffffe0u) == 0xd53be020u)
-            backend_hook_time_insn(as->be, addr + i, TIME_INSN_CNTVCT, (int)(w & 31));
-    }
+    return false;
 }

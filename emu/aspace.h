@@ -81,7 +81,22 @@ struct guest_mem aspace_guest_mem(struct aspace *as);
 /* fork: private mappings are copied, shared ones shared. dst must be empty. */
 int aspace_copy_from(struct aspace *dst, const struct aspace *src);
 
-/* Runs the emulator's own code-page scan hooks (time-reading instructions) over [addr, len). */
-void aspace_scan_exec(struct aspace *as, guest_addr_t addr, uint64_t len);
+/* Instructions that would read the host's clock are replaced, at load, by undefined ones that
+ * the engine emulates with virtual time; an address space remembers where they are. */
+enum time_insn {
+    TIME_INSN_RDTSC,  /* x86: edx:eax <- TSC */
+    TIME_INSN_RDTSCP, /* x86: edx:eax <- TSC, ecx <- TSC_AUX */
+    TIME_INSN_CNTVCT, /* aarch64: mrs Xt, cntvct_el0 / cntpct_el0 */
+};
+#define ASPACE_TIME_SITES_MAX 256
+struct time_site {
+    guest_addr_t addr;
+    uint8_t kind; /* enum time_insn */
+    uint8_t reg;  /* aarch64 destination register */
+    uint8_t len;  /* bytes of the original instruction */
+};
+/* -LX_ENOMEM when the table is full. */
+int aspace_add_time_site(struct aspace *as, const struct time_site *site);
+bool aspace_time_site(const struct aspace *as, guest_addr_t addr, struct time_site *out);
 
 #endif

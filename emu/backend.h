@@ -32,14 +32,6 @@ void backend_set_loaded(struct backend *b, struct cpu_ctx *ctx);
 
 void backend_run(struct backend *b, const struct emu_run_params *p, struct emu_exit *out);
 
-enum time_insn {
-    TIME_INSN_RDTSC,  /* x86: edx:eax <- TSC */
-    TIME_INSN_RDTSCP, /* x86: edx:eax <- TSC, ecx <- TSC_AUX */
-    TIME_INSN_CNTVCT, /* aarch64: mrs Xt, cntvct_el0 / cntpct_el0 */
-};
-/* Virtualizes one instruction that would read the host's clock. */
-int backend_hook_time_insn(struct backend *b, guest_addr_t addr, enum time_insn kind, int reg);
-
 /* Forget cached per-block instruction counts (code was unmapped or changed protection). */
 void backend_code_changed(struct backend *b, guest_addr_t addr, uint64_t len);
 

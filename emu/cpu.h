@@ -46,6 +46,9 @@ struct emu_exit {
 
 struct emu_run_params {
     uint64_t budget_insns;
+    /* End exactly after budget_insns instructions (else at the last block boundary within the
+     * budget, which is cheaper). */
+    bool exact;
     /* Virtual time when the run starts and its rate: what rdtsc/cntvct_el0 read. */
     uint64_t time_ns;
     uint64_t ns_per_insn;

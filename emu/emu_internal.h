@@ -25,7 +25,7 @@ struct emu {
 
 /* fast_stores.c */
 bool fast_stores_selftest(const struct arch_desc *arch, const char **why);
-struct backend;
-void fast_stores_set_current(struct backend *b);
+struct engine;
+void fast_stores_set_current(struct engine *e);
 
 #endif

@@ -10,8 +10,8 @@
  * protection flushes the engine's TLB (uc_backend.c).
  *
  * This depends on internals of that exact build, so fast_stores_selftest() checks at start-up
- * that the interposition is wired and that stores into code are still seen, and the machine
- * falls back to the stock path otherwise. */
+ * that the library really calls the definitions here, and the machine falls back to the stock
+ * path otherwise; tests/unit/test_engine.c checks that stores into code are still seen. */
 #include <dlfcn.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -30,12 +30,13 @@ struct fast_arch {
 };
 
 static struct fast_arch fast_x86_64, fast_aarch64;
-static struct backend *fast_current;
+static struct engine *fast_current;
 static unsigned long fast_selftest_calls;
 
 /* Provided by uc_backend.c: whether stores to this page may skip the code-invalidation check,
  * and remembers the engine's CPU pointer for later TLB flushes. */
-bool backend_page_is_fast(struct backend *b, void *cpu, uint64_t vaddr);
+struct engine;
+bool backend_page_is_fast(struct engine *e, void *cpu, uint64_t vaddr);
 
 __attribute__((constructor)) static void fast_stores_resolve(void)
 {
@@ -72,7 +73,7 @@ void tlb_set_page_with_attrs_aarch64(void *cpu, uint64_t vaddr, uint64_t paddr, 
     fast_set_page(&fast_aarch64, cpu, vaddr, paddr, attrs, prot, mmu_idx, size);
 }
 
-void fast_stores_set_current(struct backend *b) { fast_current = b; }
+void fast_stores_set_current(struct engine *e) { fast_current = e; }
 
 void *fast_stores_flush_fn(const struct arch_desc *arch);
 void *fast_stores_flush_fn(const struct arch_desc *arch)

@@ -1,11 +1,20 @@
-/* The engine of one address space: Unicorn set up for user-mode guests, with hooks that turn
- * syscalls, faults and exceptions into exits and count retired instructions per block.
+/* The engines of one address space: Unicorn set up for user-mode guests, with hooks that turn
+ * syscalls, faults and exceptions into exits and count retired instructions.
+ *
+ * Each address space has two engines over the same host memory:
+ *  - the fast engine runs nearly everything. A block hook counts instructions per translation
+ *    block and stops before the block that would overrun the budget. It never has a code
+ *    hook: in Unicorn 2.0.1, once any code hook exists, stopping from a block hook can leave
+ *    the guest's registers out of step with its IP (I/O-class instructions such as rdtsc exit
+ *    a block without writing back registers held in host registers).
+ *  - the precise engine has a hook on every instruction and runs only what must end at an
+ *    exact instruction: the rest of a block, up to the instruction a schedule names. The
+ *    registers move between the two as a uc_context (a few hundred nanoseconds).
  *
  * Costs that shaped this file (../shared/research/perf-probe.md): a block hook costs about a
- * nanosecond per block while `count` is a per-instruction hook, so budgets are enforced at
- * block boundaries; `until` makes every start retranslate a block, so it is always 0; a
- * syscall hook that stops the engine costs about 100 ns, which is small next to the kernel
- * model's own work, so every syscall is an exit. */
+ * nanosecond per block while `count` is a per-instruction hook; `until` makes every start
+ * retranslate a block, so it is always 0; a syscall hook that stops the engine costs about
+ * 100 ns, small next to the kernel model's own work, so every syscall is an exit. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,22 +33,23 @@ struct icount_entry {
     uint32_t count;
 };
 
-#define TIME_SITES_MAX 256
-struct time_site {
-    guest_addr_t addr;
-    guest_addr_t next; /* where execution continues */
-    enum time_insn kind;
-    int reg;
-};
-
 enum stop_reason { STOP_NONE, STOP_SYSCALL, STOP_BUDGET, STOP_TRAP };
+
+struct backend;
+
+struct engine {
+    struct backend *b;
+    uc_engine *uc;
+    void *cpu; /* the engine's CPUState, seen by the store interposer */
+    bool precise;
+};
 
 struct backend {
     struct emu *emu;
     struct aspace *as;
     const struct arch_desc *arch;
-    uc_engine *uc;
-    void *cpu; /* the engine's CPUState, seen by the store interposer */
+    struct engine fast, precise;
+    uc_context *xfer; /* moves the registers between the two engines */
     void (*tlb_flush)(void *cpu);
     struct cpu_ctx *loaded;
 
@@ -48,6 +58,7 @@ struct backend {
     /* The current run. */
     uint64_t budget;
     uint64_t insns;
+    uint64_t precise_left;
     uint64_t tb_start;
     uint32_t tb_size;
     enum stop_reason stop;
@@ -58,12 +69,10 @@ struct backend {
     uint64_t verify_insns;
 
     struct icount_entry *icache;
-    struct time_site sites[TIME_SITES_MAX];
-    int site_count;
 };
 
 void *fast_stores_flush_fn(const struct arch_desc *arch);
-bool backend_page_is_fast(struct backend *b, void *cpu, uint64_t vaddr);
+bool backend_page_is_fast(struct engine *e, void *cpu, uint64_t vaddr);
 
 static uint32_t uc_perms(int prot)
 {
@@ -125,11 +134,12 @@ static uint32_t icount_block(struct backend *b, uint64_t addr, uint32_t size)
 
 static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
-    struct backend *b = user;
+    struct backend *b = ((struct engine *)user)->b;
     uint32_t n = icount_block(b, addr, size);
     /* Stop before a block that would overrun the budget, unless it is the first block of the
-     * run: a run always makes progress. */
-    if (b->insns + n > b->budget && b->insns != 0) {
+     * run: a run always makes progress. (With --verify-icount the per-instruction hook stops
+     * instead: in Unicorn 2.0.1 a block-hook stop is unsafe once any code hook exists.) */
+    if (b->insns + n > b->budget && b->insns != 0 && !b->emu->verify_icount) {
         b->stop = STOP_BUDGET;
         uc_emu_stop(uc);
         return;
@@ -141,14 +151,14 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 
 static void on_syscall_x86(uc_engine *uc, void *user)
 {
-    struct backend *b = user;
+    struct backend *b = ((struct engine *)user)->b;
     b->stop = STOP_SYSCALL;
     uc_emu_stop(uc);
 }
 
 static void on_intr(uc_engine *uc, uint32_t intno, void *user)
 {
-    struct backend *b = user;
+    struct backend *b = ((struct engine *)user)->b;
     if (b->arch->id == ARCH_AARCH64 && intno == 2) { /* EXCP_SWI: svc, PC already past it */
         b->stop = STOP_SYSCALL;
     } else {
@@ -162,67 +172,79 @@ static bool on_mem_invalid(uc_engine *uc, uc_mem_type type, uint64_t addr, int s
                            void *user)
 {
     (void)uc, (void)size, (void)value;
-    struct backend *b = user;
+    struct backend *b = ((struct engine *)user)->b;
     b->fault_type = type;
     b->fault_addr = addr;
     return false;
 }
 
+/* --verify-icount: counts every instruction and enforces the budget here, exactly, since
+ * every block then holds hooked instructions. */
 static void on_code_verify(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
-    (void)uc, (void)addr, (void)size;
-    ((struct backend *)user)->verify_insns++;
+    (void)addr, (void)size;
+    struct backend *b = ((struct engine *)user)->b;
+    if (b->verify_insns >= b->budget) {
+        b->stop = STOP_BUDGET;
+        uc_emu_stop(uc);
+        return;
+    }
+    b->verify_insns++;
 }
 
-/* The instruction at pc did not retire, nor did the rest of its block. */
-static void uncount_from(struct backend *b, uint64_t pc)
+/* The precise engine: every instruction is counted before it runs, and the run stops in front
+ * of the first one beyond the budget. */
+static void on_code_precise(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
+{
+    (void)addr, (void)size;
+    struct backend *b = ((struct engine *)user)->b;
+    if (b->precise_left == 0) {
+        b->stop = STOP_BUDGET;
+        uc_emu_stop(uc);
+        return;
+    }
+    b->precise_left--;
+    b->insns++;
+}
+
+/* The instruction at pc did not retire, nor did the rest of its block; false when pc is not
+ * inside the last block (the exception was raised after its instruction retired). */
+static bool uncount_from(struct backend *b, uint64_t pc)
 {
     uint64_t end = b->tb_start + b->tb_size;
     if (b->tb_size == 0 || pc < b->tb_start || pc >= end)
-        return;
+        return false;
     uint32_t n = icount_decode(b, pc, end);
     b->insns = n <= b->insns ? b->insns - n : 0;
+    return true;
 }
 
-static struct time_site *time_site_find(struct backend *b, guest_addr_t addr)
+static bool engine_open(struct backend *b, struct engine *e, bool precise, const char **err)
 {
-    for (int i = 0; i < b->site_count; i++)
-        if (b->sites[i].addr == addr)
-            return &b->sites[i];
-    return NULL;
-}
-
-static int a64_xreg(int n)
-{
-    return n == 29 ? UC_ARM64_REG_X29 : n == 30 ? UC_ARM64_REG_X30 : UC_ARM64_REG_X0 + n;
-}
-
-/* A time-reading instruction is emulated: the hook writes the virtual time and moves the IP
- * past it. Writing the IP abandons the rest of the block, which the engine then runs (and the
- * block hook counts) as a new block, so the abandoned tail is taken off the count here. */
-static void on_time_insn(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
-{
-    (void)size;
-    struct backend *b = user;
-    struct time_site *s = time_site_find(b, addr);
-    if (!s)
-        return;
-    uint64_t ns = b->time_ns + b->insns * b->ns_per_insn;
-    if (s->kind == TIME_INSN_CNTVCT) {
-        uint64_t ticks = ns / 16; /* the engine's generic timer runs at 62.5 MHz */
-        if (s->reg != 31)
-            uc_reg_write(uc, a64_xreg(s->reg), &ticks);
-    } else {
-        uint64_t lo = ns & 0xffffffffu, hi = ns >> 32;
-        uc_reg_write(uc, UC_X86_REG_RAX, &lo);
-        uc_reg_write(uc, UC_X86_REG_RDX, &hi);
-        if (s->kind == TIME_INSN_RDTSCP) {
-            uint64_t aux = 0;
-            uc_reg_write(uc, UC_X86_REG_RCX, &aux);
-        }
+    e->b = b;
+    e->precise = precise;
+    uc_err rc = uc_open(b->arch->uc_arch, b->arch->uc_mode, &e->uc);
+    if (rc != UC_ERR_OK) {
+        *err = uc_strerror(rc);
+        return false;
     }
-    uncount_from(b, s->next);
-    uc_reg_write(uc, b->arch->id == ARCH_X86_64 ? UC_X86_REG_RIP : UC_ARM64_REG_PC, &s->next);
+    uc_ctl_set_cpu_model(e->uc, b->arch->uc_cpu_model);
+    uc_hook h;
+    bool ok = uc_hook_add(e->uc, &h, UC_HOOK_INTR, (void *)on_intr, e, 1, 0) == UC_ERR_OK &&
+              uc_hook_add(e->uc, &h, UC_HOOK_MEM_INVALID, (void *)on_mem_invalid, e, 1, 0) ==
+                  UC_ERR_OK;
+    if (ok && b->arch->id == ARCH_X86_64)
+        ok = uc_hook_add(e->uc, &h, UC_HOOK_INSN, (void *)on_syscall_x86, e, 1, 0,
+                         UC_X86_INS_SYSCALL) == UC_ERR_OK;
+    if (ok && precise)
+        ok = uc_hook_add(e->uc, &h, UC_HOOK_CODE, (void *)on_code_precise, e, 1, 0) == UC_ERR_OK;
+    if (ok && !precise)
+        ok = uc_hook_add(e->uc, &h, UC_HOOK_BLOCK, (void *)on_block, e, 1, 0) == UC_ERR_OK;
+    if (ok && !precise && b->emu->verify_icount)
+        ok = uc_hook_add(e->uc, &h, UC_HOOK_CODE, (void *)on_code_verify, e, 1, 0) == UC_ERR_OK;
+    if (!ok)
+        *err = "cannot install the engine hooks";
+    return ok;
 }
 
 struct backend *backend_open(struct emu *emu, struct aspace *as, const char **err)
@@ -235,18 +257,10 @@ struct backend *backend_open(struct emu *emu, struct aspace *as, const char **er
     b->emu = emu;
     b->as = as;
     b->arch = emu_arch(emu);
-    uc_err e = uc_open(b->arch->uc_arch, b->arch->uc_mode, &b->uc);
-    if (e != UC_ERR_OK) {
-        *err = uc_strerror(e);
-        free(b);
-        return NULL;
-    }
-    uc_ctl_set_cpu_model(b->uc, b->arch->uc_cpu_model);
     if (b->arch->id == ARCH_X86_64) {
         b->icache = calloc(1u << ICOUNT_CACHE_BITS, sizeof(*b->icache));
         if (!b->icache) {
             *err = "out of memory";
-            uc_close(b->uc);
             free(b);
             return NULL;
         }
@@ -256,19 +270,10 @@ struct backend *backend_open(struct emu *emu, struct aspace *as, const char **er
         b->gpr_ids[i] = b->arch->gpr_xfer[i].uc_reg;
     for (size_t i = 0; i < b->arch->fp_xfer_count; i++)
         b->fp_ids[i] = b->arch->fp_xfer[i].uc_reg;
-
-    uc_hook h;
-    bool ok = uc_hook_add(b->uc, &h, UC_HOOK_BLOCK, (void *)on_block, b, 1, 0) == UC_ERR_OK &&
-              uc_hook_add(b->uc, &h, UC_HOOK_INTR, (void *)on_intr, b, 1, 0) == UC_ERR_OK &&
-              uc_hook_add(b->uc, &h, UC_HOOK_MEM_INVALID, (void *)on_mem_invalid, b, 1, 0) ==
-                  UC_ERR_OK;
-    if (ok && b->arch->id == ARCH_X86_64)
-        ok = uc_hook_add(b->uc, &h, UC_HOOK_INSN, (void *)on_syscall_x86, b, 1, 0,
-                         UC_X86_INS_SYSCALL) == UC_ERR_OK;
-    if (ok && emu->verify_icount)
-        ok = uc_hook_add(b->uc, &h, UC_HOOK_CODE, (void *)on_code_verify, b, 1, 0) == UC_ERR_OK;
-    if (!ok) {
-        *err = "cannot install the engine hooks";
+    if (!engine_open(b, &b->fast, false, err) || !engine_open(b, &b->precise, true, err) ||
+        uc_context_alloc(b->fast.uc, &b->xfer) != UC_ERR_OK) {
+        if (!*err)
+            *err = "cannot allocate an engine context";
         backend_close(b);
         return NULL;
     }
@@ -279,28 +284,41 @@ void backend_close(struct backend *b)
 {
     if (!b)
         return;
-    uc_close(b->uc);
+    if (b->xfer)
+        uc_context_free(b->xfer);
+    if (b->fast.uc)
+        uc_close(b->fast.uc);
+    if (b->precise.uc)
+        uc_close(b->precise.uc);
     free(b->icache);
     free(b);
 }
 
+/* Protections changed: TLB entries the store interposer marked fast must go. */
 static void backend_tlb_changed(struct backend *b)
 {
-    if (b->cpu && b->tlb_flush)
-        b->tlb_flush(b->cpu);
+    struct engine *engines[2] = {&b->fast, &b->precise};
+    for (int i = 0; i < 2; i++)
+        if (engines[i]->cpu && b->tlb_flush)
+            b->tlb_flush(engines[i]->cpu);
 }
 
 int backend_map(struct backend *b, guest_addr_t addr, uint64_t len, int prot, void *host)
 {
-    if (uc_mem_map_ptr(b->uc, addr, len, uc_perms(prot), host) != UC_ERR_OK)
+    if (uc_mem_map_ptr(b->fast.uc, addr, len, uc_perms(prot), host) != UC_ERR_OK)
         return -LX_ENOMEM;
+    if (uc_mem_map_ptr(b->precise.uc, addr, len, uc_perms(prot), host) != UC_ERR_OK) {
+        uc_mem_unmap(b->fast.uc, addr, len);
+        return -LX_ENOMEM;
+    }
     backend_tlb_changed(b);
     return 0;
 }
 
 int backend_unmap(struct backend *b, guest_addr_t addr, uint64_t len)
 {
-    if (uc_mem_unmap(b->uc, addr, len) != UC_ERR_OK)
+    if (uc_mem_unmap(b->fast.uc, addr, len) != UC_ERR_OK ||
+        uc_mem_unmap(b->precise.uc, addr, len) != UC_ERR_OK)
         return -LX_EINVAL;
     backend_tlb_changed(b);
     backend_code_changed(b, addr, len);
@@ -309,7 +327,8 @@ int backend_unmap(struct backend *b, guest_addr_t addr, uint64_t len)
 
 int backend_protect(struct backend *b, guest_addr_t addr, uint64_t len, int prot)
 {
-    if (uc_mem_protect(b->uc, addr, len, uc_perms(prot)) != UC_ERR_OK)
+    if (uc_mem_protect(b->fast.uc, addr, len, uc_perms(prot)) != UC_ERR_OK ||
+        uc_mem_protect(b->precise.uc, addr, len, uc_perms(prot)) != UC_ERR_OK)
         return -LX_ENOMEM;
     backend_tlb_changed(b);
     backend_code_changed(b, addr, len);
@@ -318,10 +337,10 @@ int backend_protect(struct backend *b, guest_addr_t addr, uint64_t len, int prot
 
 void backend_code_changed(struct backend *b, guest_addr_t addr, uint64_t len)
 {
-    (void)addr, (void)len;
     if (b->icache)
         memset(b->icache, 0, sizeof(*b->icache) << ICOUNT_CACHE_BITS);
-    uc_ctl_remove_cache(b->uc, addr, addr + len);
+    uc_ctl_remove_cache(b->fast.uc, addr, addr + len);
+    uc_ctl_remove_cache(b->precise.uc, addr, addr + len);
 }
 
 static void regs_xfer_list(struct backend *b, struct arch_regs *regs, const int *ids,
@@ -331,9 +350,9 @@ static void regs_xfer_list(struct backend *b, struct arch_regs *regs, const int 
     for (size_t i = 0; i < n; i++)
         vals[i] = (char *)regs + xfer[i].offset;
     if (to_engine)
-        uc_reg_write_batch(b->uc, (int *)ids, vals, (int)n);
+        uc_reg_write_batch(b->fast.uc, (int *)ids, vals, (int)n);
     else
-        uc_reg_read_batch(b->uc, (int *)ids, vals, (int)n);
+        uc_reg_read_batch(b->fast.uc, (int *)ids, vals, (int)n);
 }
 
 static void regs_xfer(struct backend *b, struct arch_regs *regs, int parts, bool to_engine)
@@ -358,9 +377,10 @@ void backend_regs_load(struct backend *b, struct arch_regs *regs, int parts)
 struct cpu_ctx *backend_loaded(const struct backend *b) { return b->loaded; }
 void backend_set_loaded(struct backend *b, struct cpu_ctx *ctx) { b->loaded = ctx; }
 
-bool backend_page_is_fast(struct backend *b, void *cpu, uint64_t vaddr)
+bool backend_page_is_fast(struct engine *e, void *cpu, uint64_t vaddr)
 {
-    b->cpu = cpu;
+    struct backend *b = e->b;
+    e->cpu = cpu;
     if (!b->emu->fast_stores)
         return false;
     struct vma_info v;
@@ -395,35 +415,23 @@ static void fault_exit(struct backend *b, struct emu_exit *out)
     }
 }
 
-void backend_run(struct backend *b, const struct emu_run_params *p, struct emu_exit *out)
+static uint64_t read_pc(struct engine *e)
+{
+    uint64_t pc;
+    uc_reg_read(e->uc, e->b->arch->id == ARCH_X86_64 ? UC_X86_REG_RIP : UC_ARM64_REG_PC, &pc);
+    return pc;
+}
+
+static void classify(struct backend *b, uc_err e, struct emu_exit *out)
 {
     memset(out, 0, sizeof(*out));
-    b->budget = p->budget_insns;
-    b->insns = 0;
-    b->tb_start = 0;
-    b->tb_size = 0;
-    b->stop = STOP_NONE;
-    b->intno = 0;
-    b->fault_type = -1;
-    b->time_ns = p->time_ns;
-    b->ns_per_insn = p->ns_per_insn;
-    b->verify_insns = 0;
-    if (p->budget_insns == 0) {
-        out->kind = EMU_EXIT_BUDGET;
-        return;
-    }
-    uint64_t pc = arch_reg(b->arch, &b->loaded->regs, REG_IP);
-    fast_stores_set_current(b);
-    uc_err e = uc_emu_start(b->uc, pc, 0, 0, 0);
-    fast_stores_set_current(NULL);
-
     switch (e) {
     case UC_ERR_OK:
-        if (b->stop == STOP_SYSCALL)
+        if (b->stop == STOP_SYSCALL) {
             out->kind = EMU_EXIT_SYSCALL;
-        else if (b->stop == STOP_BUDGET)
+        } else if (b->stop == STOP_BUDGET) {
             out->kind = EMU_EXIT_BUDGET;
-        else if (b->stop == STOP_TRAP) {
+        } else if (b->stop == STOP_TRAP) {
             out->kind = EMU_EXIT_TRAP;
             out->trap_intno = b->intno;
         } else {
@@ -458,13 +466,109 @@ void backend_run(struct backend *b, const struct emu_run_params *p, struct emu_e
         snprintf(out->error, sizeof(out->error), "engine error: %s", uc_strerror(e));
         break;
     }
-    if (out->kind == EMU_EXIT_FAULT || out->kind == EMU_EXIT_TRAP) {
-        uint64_t now_pc;
-        uc_reg_read(b->uc, b->arch->id == ARCH_X86_64 ? UC_X86_REG_RIP : UC_ARM64_REG_PC,
-                    &now_pc);
-        uncount_from(b, now_pc);
+}
+
+/* An undefined instruction the loader put in place of one that reads the host clock
+ * (aspace_time_site): it is emulated with virtual time and the run can go on. */
+static bool emulate_time_insn(struct engine *e, const struct emu_exit *out, uint64_t pc)
+{
+    struct backend *b = e->b;
+    bool undefined = out->kind == EMU_EXIT_TRAP &&
+                     (out->trap_intno == EMU_TRAP_INVALID_INSN ||
+                      (b->arch->id == ARCH_AARCH64 && out->trap_intno == 1 /* EXCP_UDEF */));
+    struct time_site site;
+    if (!undefined || !aspace_time_site(b->as, pc, &site))
+        return false;
+    uint64_t ns = b->time_ns + b->insns * b->ns_per_insn;
+    if (site.kind == TIME_INSN_CNTVCT) {
+        uint64_t ticks = ns / 16; /* the engine's generic timer runs at 62.5 MHz */
+        int reg = site.reg == 29   ? UC_ARM64_REG_X29
+                  : site.reg == 30 ? UC_ARM64_REG_X30
+                                   : UC_ARM64_REG_X0 + site.reg;
+        if (site.reg != 31)
+            uc_reg_write(e->uc, reg, &ticks);
+    } else {
+        uint64_t lo = ns & 0xffffffffu, hi = ns >> 32, aux = 0;
+        uc_reg_write(e->uc, UC_X86_REG_RAX, &lo);
+        uc_reg_write(e->uc, UC_X86_REG_RDX, &hi);
+        if (site.kind == TIME_INSN_RDTSCP)
+            uc_reg_write(e->uc, UC_X86_REG_RCX, &aux);
     }
-    out->insns = b->insns;
+    uint64_t next = pc + site.len;
+    uc_reg_write(e->uc, b->arch->id == ARCH_X86_64 ? UC_X86_REG_RIP : UC_ARM64_REG_PC, &next);
+    b->insns++;
+    if (e->precise && b->precise_left)
+        b->precise_left--;
+    if (!e->precise && b->emu->verify_icount)
+        b->verify_insns++;
+    return true;
+}
+
+/* Runs one engine from pc until an exit, emulating time instructions on the way. */
+static void engine_run(struct engine *e, uint64_t pc, struct emu_exit *out)
+{
+    struct backend *b = e->b;
+    for (;;) {
+        b->tb_start = 0;
+        b->tb_size = 0;
+        b->stop = STOP_NONE;
+        b->intno = 0;
+        b->fault_type = -1;
+        fast_stores_set_current(e);
+        uc_err rc = uc_emu_start(e->uc, pc, 0, 0, 0);
+        fast_stores_set_current(NULL);
+        classify(b, rc, out);
+        bool raised = out->kind == EMU_EXIT_FAULT || out->kind == EMU_EXIT_TRAP;
+        if (raised || (out->kind == EMU_EXIT_BUDGET && !e->precise && b->emu->verify_icount)) {
+            pc = read_pc(e);
+            if (e->precise) {
+                /* The hook counted the instruction before it raised the exception. An
+                 * exception taken after its instruction retired (svc, int3) leaves the IP past
+                 * it; only x86 int3-like traps do that, and they end their block too. */
+                if (raised && !(out->kind == EMU_EXIT_TRAP && out->trap_intno == 3 &&
+                                b->arch->id == ARCH_X86_64)) {
+                    b->insns--;
+                    b->precise_left++;
+                }
+            } else if (uncount_from(b, pc) && raised && b->verify_insns) {
+                b->verify_insns--; /* the per-instruction hook ran for it too */
+            }
+        }
+        if (!emulate_time_insn(e, out, pc))
+            return;
+        pc = read_pc(e);
+        if (b->insns >= b->budget) {
+            memset(out, 0, sizeof(*out));
+            out->kind = EMU_EXIT_BUDGET;
+            return;
+        }
+    }
+}
+
+/* Runs the rest of the budget, which ends inside a block, on the precise engine. */
+static void precise_run(struct backend *b, uint64_t insns, struct emu_exit *out)
+{
+    uc_context_save(b->fast.uc, b->xfer);
+    uc_context_restore(b->precise.uc, b->xfer);
+    b->precise_left = insns;
+    engine_run(&b->precise, read_pc(&b->precise), out);
+    uc_context_save(b->precise.uc, b->xfer);
+    uc_context_restore(b->fast.uc, b->xfer);
+}
+
+void backend_run(struct backend *b, const struct emu_run_params *p, struct emu_exit *out)
+{
+    memset(out, 0, sizeof(*out));
+    b->budget = p->budget_insns;
+    b->insns = 0;
+    b->time_ns = p->time_ns;
+    b->ns_per_insn = p->ns_per_insn;
+    b->verify_insns = 0;
+    if (p->budget_insns == 0) {
+        out->kind = EMU_EXIT_BUDGET;
+        return;
+    }
+    engine_run(&b->fast, arch_reg(b->arch, &b->loaded->regs, REG_IP), out);
     if (b->emu->verify_icount && b->verify_insns != b->insns) {
         fprintf(stderr,
                 "rseqemu: internal error: block instruction count %llu != retired %llu "
@@ -473,24 +577,7 @@ void backend_run(struct backend *b, const struct emu_run_params *p, struct emu_e
                 (unsigned long long)b->tb_start, b->tb_size);
         abort();
     }
-}
-
-int backend_hook_time_insn(struct backend *b, guest_addr_t addr, enum time_insn kind, int reg)
-{
-    if (time_site_find(b, addr))
-        return 0;
-    if (b->site_count == TIME_SITES_MAX)
-        return -LX_ENOMEM;
-    uint32_t len = kind == TIME_INSN_RDTSC ? 2 : kind == TIME_INSN_RDTSCP ? 3 : 4;
-    struct time_site *s = &b->sites[b->site_count++];
-    s->addr = addr;
-    s->next = addr + len;
-    s->kind = kind;
-    s->reg = reg;
-    uc_hook h;
-    if (uc_hook_add(b->uc, &h, UC_HOOK_CODE, (void *)on_time_insn, b, addr, addr) != UC_ERR_OK)
-        return -LX_ENOMEM;
-    /* Hooks do not reach blocks translated before them. */
-    uc_ctl_remove_cache(b->uc, addr, s->next);
-    return 0;
+    if (p->exact && out->kind == EMU_EXIT_BUDGET && b->insns < b->budget)
+        precise_run(b, b->budget - b->insns, out);
+    out->insns = b->insns;
 }
