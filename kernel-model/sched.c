@@ -606,7 +606,10 @@ void sched_run(struct kernel *k)
             if (!signal_return_to_user(k, t) || c->curr != t)
                 continue;
         }
+        /* Every stop the scheduler asks for lands on an exact instruction: interleavings are not
+         * limited to block boundaries, and every position can be named in a schedule. */
         struct emu_run_params p = {.budget_insns = run_budget(k, c, t),
+                                   .exact = true,
                                    .time_ns = c->clock_ns,
                                    .ns_per_insn = NS_PER_INSN};
         struct emu_exit ex;
