@@ -57,6 +57,7 @@ struct backend {
 
     /* The current run. */
     uint64_t budget;
+    bool exact;
     uint64_t insns;
     uint64_t precise_left;
     uint64_t tb_start;
@@ -136,10 +137,11 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
     struct backend *b = ((struct engine *)user)->b;
     uint32_t n = icount_block(b, addr, size);
-    /* Stop before a block that would overrun the budget, unless it is the first block of the
-     * run: a run always makes progress. (With --verify-icount the per-instruction hook stops
-     * instead: in Unicorn 2.0.1 a block-hook stop is unsafe once any code hook exists.) */
-    if (b->insns + n > b->budget && b->insns != 0 && !b->emu->verify_icount) {
+    /* Stop before a block that would overrun the budget. An inexact run still runs its first
+     * block, so that it always makes progress; an exact one leaves the block to the precise
+     * engine. (With --verify-icount the per-instruction hook stops instead: in Unicorn 2.0.1 a
+     * block-hook stop is unsafe once any code hook exists.) */
+    if (b->insns + n > b->budget && (b->insns != 0 || b->exact) && !b->emu->verify_icount) {
         b->stop = STOP_BUDGET;
         uc_emu_stop(uc);
         return;
@@ -518,6 +520,14 @@ static void engine_run(struct engine *e, uint64_t pc, struct emu_exit *out)
         uc_err rc = uc_emu_start(e->uc, pc, 0, 0, 0);
         fast_stores_set_current(NULL);
         classify(b, rc, out);
+        if (out->kind == EMU_EXIT_TRAP && out->trap_intno == EMU_TRAP_HALT) {
+            pc = read_pc(e);
+            if (b->arch->id == ARCH_AARCH64)
+                continue; /* wfi/wfe: hints an EL0 thread may execute; the run goes on */
+            /* x86 hlt leaves the IP past itself; from user mode it is a #GP at the hlt. */
+            pc -= 1;
+            uc_reg_write(e->uc, UC_X86_REG_RIP, &pc);
+        }
         bool raised = out->kind == EMU_EXIT_FAULT || out->kind == EMU_EXIT_TRAP;
         if (raised || (out->kind == EMU_EXIT_BUDGET && !e->precise && b->emu->verify_icount)) {
             pc = read_pc(e);
@@ -560,6 +570,7 @@ void backend_run(struct backend *b, const struct emu_run_params *p, struct emu_e
 {
     memset(out, 0, sizeof(*out));
     b->budget = p->budget_insns;
+    b->exact = p->exact;
     b->insns = 0;
     b->time_ns = p->time_ns;
     b->ns_per_insn = p->ns_per_insn;
