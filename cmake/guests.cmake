@@ -6,10 +6,12 @@ set(GUEST_ARCHES x86_64 aarch64)
 set(GUEST_OUT ${CMAKE_BINARY_DIR}/guests)
 set(GUEST_CFLAGS -O2 -g -Wall -Wextra -Werror -I${PROJECT_SOURCE_DIR}/guest/include)
 
-# add_guest_program(NAME SOURCES src... [FREESTANDING] [CFLAGS flags...] [LIBS libs...])
+# add_guest_program(NAME SOURCES src... [FREESTANDING | STATIC_PIE] [CFLAGS flags...] [LIBS libs...])
 # builds guests/<arch>/NAME for every guest architecture; target guest-NAME builds them all.
+# Programs are static glibc executables (ET_EXEC) unless FREESTANDING (no libc) or STATIC_PIE
+# (-static-pie: an ET_DYN program that relocates itself, loaded at the PIE base).
 function(add_guest_program name)
-  cmake_parse_arguments(G "FREESTANDING" "" "SOURCES;CFLAGS;LIBS" ${ARGN})
+  cmake_parse_arguments(G "FREESTANDING;STATIC_PIE" "" "SOURCES;CFLAGS;LIBS" ${ARGN})
   set(outputs)
   foreach(arch ${GUEST_ARCHES})
     set(out ${GUEST_OUT}/${arch}/${name})
@@ -25,6 +27,9 @@ function(add_guest_program name)
       set(mode -static -nostdlib -ffreestanding -fno-stack-protector -fno-builtin
                ${GUEST_OUT}/${arch}/libguest_start.a)
       set(deps guest-start-${arch})
+    elseif(G_STATIC_PIE)
+      set(mode -static-pie -fPIE -pthread)
+      set(deps)
     else()
       set(mode -static -pthread)
       set(deps)
@@ -38,4 +43,8 @@ function(add_guest_program name)
     list(APPEND outputs ${out})
   endforeach()
   add_custom_target(guest-${name} ALL DEPENDS ${outputs})
+  add_dependencies(guests guest-${name})
 endfunction()
+
+# Everything guest-side, for tests to depend on.
+add_custom_target(guests ALL)
