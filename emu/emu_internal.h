@@ -28,4 +28,9 @@ bool fast_stores_selftest(const struct arch_desc *arch, const char **why);
 struct engine;
 void fast_stores_set_current(struct engine *e);
 
+/* fault_pc.c */
+void fault_pc_note_start(void);
+/* After a memory fault: moves the engine's IP to the faulting instruction. */
+bool fault_pc_restore(const struct arch_desc *arch, void *cpu);
+
 #endif

@@ -142,11 +142,16 @@ static struct elf_image *parse(struct elf_image *img, enum elf_open_error *kind,
         fail(err, errlen, "not an ELF file");
         return NULL;
     }
-    if (img->size < EI_NIDENT || img->data[EI_CLASS] != ELFCLASS64) {
-        if (img->size >= EI_NIDENT && img->data[EI_CLASS] == ELFCLASS32)
+    if (img->size < EI_NIDENT) {
+        fail(err, errlen, "truncated ELF file: %zu bytes, shorter than its identification",
+             img->size);
+        return NULL;
+    }
+    if (img->data[EI_CLASS] != ELFCLASS64) {
+        if (img->data[EI_CLASS] == ELFCLASS32)
             *kind = ELF_OPEN_UNSUPPORTED;
         fail(err, errlen, "%s ELF files are not supported (static 64-bit x86-64 or aarch64 only)",
-             img->size >= EI_NIDENT && img->data[EI_CLASS] == ELFCLASS32 ? "32-bit" : "this class of");
+             img->data[EI_CLASS] == ELFCLASS32 ? "32-bit" : "this class of");
         return NULL;
     }
     if (img->data[EI_DATA] != ELFDATA2LSB) {

@@ -517,9 +517,12 @@ static void engine_run(struct engine *e, uint64_t pc, struct emu_exit *out)
         b->intno = 0;
         b->fault_type = -1;
         fast_stores_set_current(e);
+        fault_pc_note_start();
         uc_err rc = uc_emu_start(e->uc, pc, 0, 0, 0);
         fast_stores_set_current(NULL);
         classify(b, rc, out);
+        if (out->kind == EMU_EXIT_FAULT)
+            fault_pc_restore(b->arch, e->cpu);
         if (out->kind == EMU_EXIT_TRAP && out->trap_intno == EMU_TRAP_HALT) {
             pc = read_pc(e);
             if (b->arch->id == ARCH_AARCH64)
