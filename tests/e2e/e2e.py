@@ -1,0 +1,381 @@
+#!/usr/bin/env python3
+"""End-to-end checks of the rseqemu command line; tests/e2e/CMakeLists.txt runs one case per
+ctest test. Every case runs the emulator as a user would and checks its exit status, its
+stdout and a distinctive line on stderr, printing a diff (or the whole output) on failure.
+
+    e2e.py --rseqemu BIN --guests DIR --source DIR CASE [ARGS...]
+
+Exit status: 0 pass, 1 fail, 77 skipped (a prerequisite of the case is missing).
+"""
+import argparse
+import difflib
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_INSNS = 2_000_000_000  # every run gets a budget, so a runaway guest cannot hang the suite
+RUN_TIMEOUT = 120          # seconds, a second guard behind --max-insns
+SKIP = 77
+
+# Set from the command line in main().
+RSEQEMU: Path
+GUESTS: Path
+SOURCE: Path
+
+
+class Failure(Exception):
+    pass
+
+
+class Skip(Exception):
+    pass
+
+
+@dataclass
+class Result:
+    argv: list
+    status: int
+    stdout: bytes
+    stderr: bytes
+
+    @property
+    def err(self) -> str:
+        return self.stderr.decode(errors="replace")
+
+    @property
+    def out(self) -> str:
+        return self.stdout.decode(errors="replace")
+
+    def describe(self) -> str:
+        return (f"command: {' '.join(map(str, self.argv))}\nexit status: {self.status}\n"
+                f"--- stdout ---\n{clip(self.out)}--- stderr ---\n{clip(self.err)}")
+
+
+def clip(text: str, limit: int = 4000) -> str:
+    if len(text) > limit:
+        text = text[:limit] + f"\n[... {len(text) - limit} more characters]\n"
+    return text if text.endswith("\n") or not text else text + "\n"
+
+
+def no_core_dumps():
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def run(argv, native=False) -> Result:
+    """Runs argv; a native process killed by signal N reports 128+N, as a shell would."""
+    try:
+        p = subprocess.run([str(a) for a in argv], stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=RUN_TIMEOUT, preexec_fn=no_core_dumps if native else None)
+    except subprocess.TimeoutExpired:
+        raise Failure(f"timed out after {RUN_TIMEOUT}s: {' '.join(map(str, argv))}")
+    status = 128 - p.returncode if p.returncode < 0 else p.returncode
+    return Result(list(argv), status, p.stdout, p.stderr)
+
+
+def emu(*args, max_insns=MAX_INSNS, options=()) -> Result:
+    """rseqemu run --max-insns N [options] ARGS..."""
+    return run([RSEQEMU, "run", "--max-insns", str(max_insns), *options, *args])
+
+
+def guest(arch: str, name: str) -> Path:
+    path = GUESTS / arch / name
+    if not path.is_file():
+        raise Failure(f"guest program {path} is missing: build it first")
+    return path
+
+
+# ---- checks ----------------------------------------------------------------------------------
+
+def expect_status(r: Result, status: int):
+    if r.status != status:
+        raise Failure(f"exit status {r.status}, expected {status}\n{r.describe()}")
+
+
+def expect_stdout(r: Result, expected: bytes, what: str = "expected"):
+    if r.stdout == expected:
+        return
+    diff = difflib.unified_diff(expected.decode(errors="replace").splitlines(keepends=True),
+                                r.out.splitlines(keepends=True), what, "actual stdout")
+    raise Failure(f"stdout differs from {what}:\n{clip(''.join(diff))}{r.describe()}")
+
+
+def expect_stderr(r: Result, pattern: str, count: int = None):
+    """stderr matches the regular expression pattern (exactly count times if given)."""
+    n = len(re.findall(pattern, r.err, re.MULTILINE))
+    if n == 0 or (count is not None and n != count):
+        want = f"exactly {count} time(s)" if count is not None else "at least once"
+        raise Failure(f"stderr matches /{pattern}/ {n} time(s), expected {want}\n{r.describe()}")
+
+
+def expect_quiet(r: Result):
+    """A guest that exits normally gets no report from rseqemu."""
+    if r.stderr:
+        raise Failure(f"unexpected output on stderr\n{r.describe()}")
+
+
+def digest_of(r: Result) -> str:
+    found = re.findall(r"^digest: ([0-9a-f]{16})$", r.err, re.MULTILINE)
+    if len(found) != 1:
+        raise Failure(f"expected one 'digest: <16 hex>' line on stderr\n{r.describe()}")
+    return found[0]
+
+
+# ---- cases -----------------------------------------------------------------------------------
+
+def case_example(arch, name, seed, cpus, expected, status, *args):
+    """An example's stdout equals its expected file and its exit status matches."""
+    r = emu(guest(arch, name), *args, options=["--seed", seed, "--cpus", cpus])
+    expect_stdout(r, Path(expected).read_bytes(), expected)
+    expect_status(r, int(status))
+    if int(status) == 0:
+        expect_quiet(r)
+
+
+def case_native(name, status, *args):
+    """x86-64 only: the same program natively and under rseqemu --cpus $(nproc)."""
+    ncpus = len(os.sched_getaffinity(0))
+    if name == "affinity" and ncpus != os.cpu_count():
+        raise Skip(f"the host's affinity mask ({ncpus} CPUs) is not every online CPU")
+    if ncpus > 64:
+        raise Skip(f"{ncpus} host CPUs, rseqemu models at most 64")
+    prog = guest("x86_64", name)
+    native = run([prog, *args], native=True)
+    expect_status(native, int(status))
+    r = emu(prog, *args, options=["--cpus", ncpus])
+    expect_stdout(r, native.stdout, "native stdout")
+    expect_status(r, native.status)
+
+
+def case_determinism(arch, name):
+    """The same seed twice: byte-identical stdout and the same digest."""
+    for seed, cpus in [(1, 1), (3, 2), (5, 4), (2, 8)]:
+        opts = ["--seed", seed, "--cpus", cpus, "--digest"]
+        first, second = emu(guest(arch, name), options=opts), emu(guest(arch, name), options=opts)
+        expect_status(first, 0)
+        expect_stdout(second, first.stdout, f"the first run with --seed {seed} --cpus {cpus}")
+        expect_status(second, first.status)
+        if digest_of(first) != digest_of(second):
+            raise Failure(f"--seed {seed} --cpus {cpus}: digests differ: {digest_of(first)} "
+                          f"then {digest_of(second)}\n{first.describe()}{second.describe()}")
+
+
+def case_racy_spread(arch):
+    """The racy counter: seeds 1..5 give >= 3 distinct digests and >= 2 distinct totals."""
+    digests, totals = set(), set()
+    for seed in range(1, 6):
+        r = emu(guest(arch, "racy"), options=["--seed", seed, "--cpus", 4, "--digest"])
+        expect_status(r, 0)
+        m = re.fullmatch(rb"counter = (\d+) of 800000\n", r.stdout)
+        if not m:
+            raise Failure(f"unexpected output\n{r.describe()}")
+        digests.add(digest_of(r))
+        totals.add(int(m[1]))
+        print(f"seed {seed}: counter {int(m[1])}, digest {digest_of(r)}")
+    if len(digests) < 3 or len(totals) < 2:
+        raise Failure(f"seeds 1..5 gave {len(digests)} distinct digests (want >= 3) and "
+                      f"{len(totals)} distinct totals {sorted(totals)} (want >= 2)")
+
+
+def case_missing_program():
+    r = emu("/nonexistent/rseqemu-e2e-program")
+    expect_status(r, 66)
+    expect_stderr(r, r"^rseqemu: /nonexistent/rseqemu-e2e-program: cannot open")
+
+
+def case_text_file(tmp):
+    text = tmp / "notes.txt"
+    text.write_text("this is not a program\n")
+    r = emu(text)
+    expect_status(r, 65)
+    expect_stderr(r, r"notes\.txt: not an ELF file")
+
+
+def truncated_copy(tmp, size_of) -> Path:
+    data = guest("x86_64", "hello").read_bytes()
+    cut = tmp / "hello.truncated"
+    cut.write_bytes(data[:size_of(len(data))])
+    return cut
+
+
+def case_truncated(tmp):
+    """Half of hello: the program header is intact, the segments are cut."""
+    r = emu(truncated_copy(tmp, lambda n: n // 2))
+    expect_status(r, 65)
+    expect_stderr(r, r"hello\.truncated: truncated ELF file")
+
+
+def case_truncated_header(tmp):
+    """40 bytes: the ELF header itself is cut."""
+    r = emu(truncated_copy(tmp, lambda n: 40))
+    expect_status(r, 65)
+    expect_stderr(r, r"hello\.truncated: truncated ELF file")
+
+
+def case_truncated_ident(tmp):
+    """10 bytes: cut inside e_ident; the class byte says 64-bit, the file is just short."""
+    r = emu(truncated_copy(tmp, lambda n: 10))
+    expect_status(r, 65)
+    expect_stderr(r, r"hello\.truncated: truncated")
+
+
+def case_dynamic(tmp):
+    gcc = shutil.which("gcc")
+    if not gcc:
+        raise Skip("no gcc on the host to build a dynamically linked program")
+    dyn = tmp / "dyn"
+    built = run([gcc, "-o", dyn, SOURCE / "examples" / "hello.c"])
+    if built.status != 0:
+        raise Skip(f"gcc could not build a dynamic program\n{built.describe()}")
+    r = emu(dyn)
+    expect_status(r, 69)
+    expect_stderr(r, r"dyn: dynamically linked")
+
+
+def case_other_machine(tmp):
+    """hello with e_machine patched to RISC-V (243)."""
+    data = bytearray(guest("x86_64", "hello").read_bytes())
+    data[18:20] = (243).to_bytes(2, "little")
+    riscv = tmp / "hello.riscv"
+    riscv.write_bytes(data)
+    r = emu(riscv)
+    expect_status(r, 69)
+    expect_stderr(r, r"hello\.riscv: unsupported machine RISC-V")
+
+
+def case_deadlock(arch):
+    """Two threads wait on a condition variable nobody signals; main joins one of them."""
+    for cpus in (1, 4):
+        r = emu(guest(arch, "deadlock"), options=["--cpus", cpus])
+        expect_status(r, 125)
+        expect_stdout(r, b"two waiters started; joining one\n")
+        expect_stderr(r, r"^rseqemu: deadlock: every thread is blocked", count=1)
+        blocked = set(re.findall(r"^rseqemu:\s+tid (\d+) .*blocked", r.err, re.MULTILINE))
+        if len(blocked) != 3:
+            raise Failure(f"the report names {len(blocked)} blocked threads, expected 3 "
+                          f"(main and two waiters)\n{r.describe()}")
+
+
+def case_runaway(arch):
+    r = emu(guest(arch, "spin_forever"), max_insns=1_000_000)
+    expect_status(r, 124)
+    expect_stdout(r, b"spinning\n")
+    expect_stderr(r, r"instruction budget of 1000000 exhausted", count=1)
+    expect_stderr(r, r"ended after 1000000 instructions$", count=1)
+
+
+def case_unsupported_syscall(arch):
+    r = emu(guest(arch, "unsupported_syscall"))
+    expect_status(r, 0)
+    expect_stdout(r, b"io_setup call 1: returned -1, errno 38 (ENOSYS)\n"
+                     b"io_setup call 2: returned -1, errno 38 (ENOSYS)\n")
+    expect_stderr(r, r"\bio_setup\b", count=1)
+    expect_stderr(r, r"^rseqemu: unsupported syscall io_setup ", count=1)
+
+
+def case_segv(arch):
+    r = emu(guest(arch, "segv"))
+    expect_status(r, 139)
+    expect_stdout(r, b"dereferencing NULL\n")
+    expect_stderr(r, r"^rseqemu: .*killed by SIGSEGV")
+
+
+def case_exit_code(arch):
+    """A guest's exit status passes through: from main, from another thread, modulo 256."""
+    for args, status in [((), 42), (("7", "thread"), 7), (("300",), 300 % 256), (("0",), 0)]:
+        r = emu(guest(arch, "exit_code"), *args)
+        expect_status(r, status)
+        expect_stdout(r, f"exiting with {args[0] if args else 42}\n".encode())
+        expect_quiet(r)
+
+
+def big_pattern(size: int) -> bytes:
+    """tests/guests/big_output.c's pattern."""
+    return bytes((i * 7 + (i >> 8)) & 0xFF for i in range(size))
+
+
+def case_passthrough(arch):
+    """1 MiB on stdout and 100000 bytes on stderr, every byte value, writes of 1 B..64 KiB."""
+    r = emu(guest(arch, "big_output"))
+    expect_status(r, 0)
+    for name, got, want in [("stdout", r.stdout, big_pattern(1 << 20)),
+                            ("stderr", r.stderr, big_pattern(100000))]:
+        if got != want:
+            at = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b),
+                      min(len(got), len(want)))
+            raise Failure(f"{name}: {len(got)} bytes, expected {len(want)}; first difference "
+                          f"at byte {at}: got {got[at:at + 16].hex()}, "
+                          f"expected {want[at:at + 16].hex()}")
+
+
+def case_segv_pc(arch):
+    """A synchronous SIGSEGV's frame PC is the faulting instruction (checked natively first)."""
+    r = emu(guest(arch, "segv_pc"))
+    expect_stdout(r, b"load fault: frame PC is the faulting instruction: yes\n"
+                     b"store fault repaired: the increment before it ran once\n",
+                  "what a native run prints")
+    expect_status(r, 0)
+
+
+def case_unknown_option():
+    r = emu(guest("x86_64", "hello"), options=["--no-such-option"])
+    expect_status(r, 64)
+    expect_stderr(r, r"unknown option '--no-such-option'")
+
+
+def case_no_command():
+    r = run([RSEQEMU])
+    expect_status(r, 64)
+    expect_stderr(r, r"^usage: rseqemu <command>")
+
+
+def case_no_program():
+    r = emu()
+    expect_status(r, 64)
+    expect_stderr(r, r"no program given")
+
+
+def case_version():
+    r = run([RSEQEMU, "--version"])
+    expect_status(r, 0)
+    if not re.fullmatch(rb"rseqemu \d+\.\d+\.\d+\n", r.stdout):
+        raise Failure(f"expected 'rseqemu X.Y.Z' on stdout\n{r.describe()}")
+
+
+CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.startswith("case_")}
+
+
+def main():
+    global RSEQEMU, GUESTS, SOURCE
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rseqemu", type=Path, required=True)
+    ap.add_argument("--guests", type=Path, required=True, help="build/guests")
+    ap.add_argument("--source", type=Path, required=True, help="the source tree")
+    ap.add_argument("case", choices=sorted(CASES))
+    ap.add_argument("args", nargs=argparse.REMAINDER)
+    a = ap.parse_args()
+    RSEQEMU, GUESTS, SOURCE = a.rseqemu.resolve(), a.guests.resolve(), a.source.resolve()
+    fn = CASES[a.case]
+    try:
+        if "tmp" in fn.__code__.co_varnames[:fn.__code__.co_argcount]:
+            with tempfile.TemporaryDirectory(prefix="rseqemu-e2e-") as tmp:
+                fn(Path(tmp), *a.args)
+        else:
+            fn(*a.args)
+    except Skip as e:
+        print(f"SKIP: {e}")
+        return SKIP
+    except Failure as e:
+        print(f"FAIL: {e}")
+        return 1
+    print("PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
