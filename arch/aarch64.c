@@ -40,8 +40,24 @@ static const struct arch_trap aarch64_traps[] = {
     {7, LX_SIGTRAP, LX_TRAP_BRKPT},  /* EXCP_BKPT: brk #imm */
     {11, LX_SIGILL, LX_ILL_ILLOPC},  /* EXCP_HVC */
     {13, LX_SIGILL, LX_ILL_ILLOPC},  /* EXCP_SMC */
+    /* EXCP_DATA_ABORT: the engine raises it only for alignment faults (exclusive and atomic
+     * accesses); unmapped and protected memory arrive as memory faults instead. */
+    {4, LX_SIGBUS, LX_BUS_ADRALN},
     {22, LX_SIGBUS, LX_BUS_ADRALN},  /* EXCP_UNALIGNED */
 };
+
+/* Exclusive and atomic instructions, the only ones with alignment faults here, address memory
+ * through a base register alone: [Xn|SP], with Rn in bits 5..9. The engine does not report
+ * the fault address (FAR_EL1 reads 0). */
+static bool aarch64_trap_data_addr(int intno, uint32_t insn, const struct arch_regs *regs,
+                                   guest_addr_t *addr)
+{
+    if (intno != 4)
+        return false;
+    unsigned rn = (insn >> 5) & 31;
+    *addr = rn == 31 ? regs->a64.sp : regs->a64.x[rn];
+    return true;
+}
 
 /* The vDSO's __kernel_rt_sigreturn: mov x8, #139; svc #0. */
 static const uint32_t aarch64_sigreturn_tramp[] = {0xd2801168, 0xd4000001};
@@ -146,6 +162,7 @@ const struct arch_desc arch_aarch64 = {
     .syscall_exit = aarch64_syscall_exit,
     .sigframe_setup = sigframe_setup_aarch64,
     .sigframe_restore = sigframe_restore_aarch64,
+    .trap_data_addr = aarch64_trap_data_addr,
     .stat_size = 128,
     .stat_encode = aarch64_stat_encode,
     .fault_code = aarch64_fault_code,

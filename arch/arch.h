@@ -142,6 +142,10 @@ struct arch_desc {
     /* rt_sigreturn: reads the frame at the current SP back into the registers. */
     int (*sigframe_restore)(struct arch_regs *regs, const struct guest_mem *mem,
                             struct sigframe_restored *out);
+    /* The data address of an exception that has one (si_addr), from the faulting instruction's
+     * word and the registers; NULL or false when the engine reports none. */
+    bool (*trap_data_addr)(int intno, uint32_t insn, const struct arch_regs *regs,
+                           guest_addr_t *addr);
     /* struct stat, whose layout differs between the two (x86-64: 144 bytes, generic: 128). */
     size_t stat_size;
     void (*stat_encode)(const struct lx_kstat *st, uint8_t *out);

@@ -493,7 +493,11 @@ static void handle_trap(struct kernel *k, struct task *t, const struct emu_exit 
         sig = LX_SIGILL;
         code = LX_ILL_ILLOPC;
     }
-    signal_force(k, t, sig, code, ip, 0);
+    guest_addr_t addr = ip;
+    uint32_t insn;
+    if (k->arch->trap_data_addr && aspace_read(task_as(t), ip, &insn, sizeof(insn)) == 0)
+        k->arch->trap_data_addr(ex->trap_intno, insn, &t->ctx.regs, &addr);
+    signal_force(k, t, sig, code, addr, 0);
 }
 
 static void handle_exit(struct kernel *k, struct kcpu *c, struct task *t, const struct emu_exit *ex)
