@@ -22,6 +22,7 @@
 #define PAGE_UP(x) (((x) + PAGE - 1) & ~(PAGE - 1))
 #define IMAGE_SIZE_MAX (1ULL << 30)
 #define LOAD_SEGMENTS_MAX 64
+#define MAX_ARG_STRLEN (32 * PAGE) /* Linux: one argument or environment string */
 
 struct elf_symbol {
     guest_addr_t addr;
@@ -116,7 +117,9 @@ static void load_symbols(struct elf_image *img)
             return;
         for (size_t i = 0; i < n; i++) {
             GElf_Sym s;
-            if (!gelf_getsym(d, (int)i, &s) || s.st_value == 0 || s.st_shndx == SHN_UNDEF)
+            /* Absolute symbols (glibc's _nl_current_*_used = 2) name no code or data. */
+            if (!gelf_getsym(d, (int)i, &s) || s.st_value == 0 || s.st_shndx == SHN_UNDEF ||
+                s.st_shndx == SHN_ABS)
                 continue;
             int type = GELF_ST_TYPE(s.st_info);
             if (type != STT_FUNC && type != STT_OBJECT && type != STT_NOTYPE)
@@ -600,11 +603,12 @@ static guest_addr_t phdr_address(const struct elf_image *img)
     return 0;
 }
 
-/* Writes a string below *sp and returns its address. */
-static guest_addr_t push_bytes(struct aspace *as, guest_addr_t *sp, const void *data, size_t len)
+/* Writes bytes below *sp and returns their address; *ok becomes false if they do not fit. */
+static guest_addr_t push_bytes(struct aspace *as, guest_addr_t *sp, const void *data, size_t len,
+                               bool *ok)
 {
     *sp -= len;
-    aspace_poke(as, *sp, data, len);
+    *ok &= aspace_poke(as, *sp, data, len) == 0;
     return *sp;
 }
 
@@ -635,22 +639,35 @@ int elf_image_load(const struct elf_image *img, struct aspace *as, const struct 
         return -1;
     }
 
+    /* fs/exec.c: since 5.18 an empty argv becomes a single empty string. */
+    static const char *const empty_argv[] = {"", NULL};
+    const char *const *argv = args->argv[0] ? args->argv : empty_argv;
     size_t argc = 0, envc = 0, strings = 0;
-    while (args->argv[argc])
-        strings += strlen(args->argv[argc++]) + 1;
-    while (args->envp && args->envp[envc])
-        strings += strlen(args->envp[envc++]) + 1;
+    bool too_long = false;
+    for (; argv[argc]; argc++) {
+        strings += strlen(argv[argc]) + 1;
+        too_long |= strlen(argv[argc]) + 1 > MAX_ARG_STRLEN;
+    }
+    for (; args->envp && args->envp[envc]; envc++) {
+        strings += strlen(args->envp[envc]) + 1;
+        too_long |= strlen(args->envp[envc]) + 1 > MAX_ARG_STRLEN;
+    }
     strings += strlen(args->execfn) + 1;
-    if (strings > stack_size / 4) { /* Linux's limit on argument strings */
-        fail(err, errlen, "arguments and environment too large for the stack (%zu bytes)",
-             strings);
+    /* Linux's limit: a quarter of the stack for the strings and their pointers (E2BIG). */
+    size_t pointers = (argc + envc + 2) * sizeof(uint64_t);
+    if (too_long || strings + pointers > stack_size / 4) {
+        fail(err, errlen, "arguments and environment too large for the stack (%zu bytes in %zu "
+                          "strings; the limit is %llu, and %u per string)",
+             strings + pointers, argc + envc, (unsigned long long)(stack_size / 4),
+             (unsigned)MAX_ARG_STRLEN);
         return -1;
     }
 
     /* fs/exec.c: a NULL word at the top, the file name, then envp and argv strings, each copied
      * from the last to the first so that they end up in order. */
+    bool ok = true;
     guest_addr_t sp = a->stack_top - sizeof(uint64_t);
-    guest_addr_t execfn = push_bytes(as, &sp, args->execfn, strlen(args->execfn) + 1);
+    guest_addr_t execfn = push_bytes(as, &sp, args->execfn, strlen(args->execfn) + 1, &ok);
     guest_addr_t *envp_addr = calloc(envc + 1, sizeof(guest_addr_t));
     guest_addr_t *argv_addr = calloc(argc + 1, sizeof(guest_addr_t));
     if (!envp_addr || !argv_addr) {
@@ -660,14 +677,14 @@ int elf_image_load(const struct elf_image *img, struct aspace *as, const struct 
         return -1;
     }
     for (size_t i = envc; i-- > 0;)
-        envp_addr[i] = push_bytes(as, &sp, args->envp[i], strlen(args->envp[i]) + 1);
+        envp_addr[i] = push_bytes(as, &sp, args->envp[i], strlen(args->envp[i]) + 1, &ok);
     for (size_t i = argc; i-- > 0;)
-        argv_addr[i] = push_bytes(as, &sp, args->argv[i], strlen(args->argv[i]) + 1);
+        argv_addr[i] = push_bytes(as, &sp, argv[i], strlen(argv[i]) + 1, &ok);
 
     /* fs/binfmt_elf.c create_elf_tables(). */
     sp &= ~15ULL;
-    guest_addr_t platform = push_bytes(as, &sp, a->platform, strlen(a->platform) + 1);
-    guest_addr_t random = push_bytes(as, &sp, args->random, 16);
+    guest_addr_t platform = push_bytes(as, &sp, a->platform, strlen(a->platform) + 1, &ok);
+    guest_addr_t random = push_bytes(as, &sp, args->random, 16, &ok);
 
     uint64_t auxv[2 * 32];
     int n = 0;
@@ -707,15 +724,19 @@ int elf_image_load(const struct elf_image *img, struct aspace *as, const struct 
     out->sp = sp;
     guest_addr_t p = sp;
     uint64_t word = argc;
-    aspace_poke(as, p, &word, 8);
+    ok &= aspace_poke(as, p, &word, 8) == 0;
     p += 8;
-    aspace_poke(as, p, argv_addr, (argc + 1) * 8);
+    ok &= aspace_poke(as, p, argv_addr, (argc + 1) * 8) == 0;
     p += (argc + 1) * 8;
-    aspace_poke(as, p, envp_addr, (envc + 1) * 8);
+    ok &= aspace_poke(as, p, envp_addr, (envc + 1) * 8) == 0;
     p += (envc + 1) * 8;
     out->auxv = p;
-    aspace_poke(as, p, auxv, (size_t)n * 8);
+    ok &= aspace_poke(as, p, auxv, (size_t)n * 8) == 0;
     free(envp_addr);
     free(argv_addr);
+    if (!ok || sp < out->stack_low) {
+        fail(err, errlen, "the initial stack does not fit in its mapping");
+        return -1;
+    }
     return 0;
 }
