@@ -2,8 +2,7 @@
 # CMake's own toolchain: gcc for x86-64 and aarch64-linux-gnu-gcc for aarch64.
 find_program(GUEST_CC_x86_64 NAMES x86_64-linux-gnu-gcc gcc REQUIRED)
 find_program(GUEST_CC_aarch64 NAMES aarch64-linux-gnu-gcc REQUIRED)
-set(GUEST_ARCHES x86_64 aarch64)
-set(GUEST_OUT ${CMAKE_BINARY_DIR}/guests)
+set(GUEST_OUT ${RSEQEMU_GUEST_DIR})
 set(GUEST_CFLAGS -O2 -g -Wall -Wextra -Werror -I${PROJECT_SOURCE_DIR}/guest/include)
 
 # add_guest_program(NAME SOURCES src... [FREESTANDING | STATIC_PIE] [CFLAGS flags...] [LIBS libs...])
