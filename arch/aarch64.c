@@ -4,6 +4,7 @@
 #include <unicorn/unicorn.h> /* register and mode constants only */
 
 #include "arch.h"
+#include "le.h"
 #include "sigframe.h"
 
 #define A64(field) ((uint16_t)offsetof(struct arch_regs, a64.field))
@@ -85,29 +86,26 @@ static uint64_t aarch64_fault_code(int access, bool unmapped)
     return esr;
 }
 
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
-
 /* include/uapi/asm-generic/stat.h */
 static void aarch64_stat_encode(const struct lx_kstat *st, uint8_t *out)
 {
     memset(out, 0, 128);
-    put64(out + 0, st->dev);
-    put64(out + 8, st->ino);
-    put32(out + 16, st->mode);
-    put32(out + 20, (uint32_t)st->nlink);
-    put32(out + 24, st->uid);
-    put32(out + 28, st->gid);
-    put64(out + 32, st->rdev);
-    put64(out + 48, st->size);
-    put32(out + 56, st->blksize);
-    put64(out + 64, st->blocks);
-    put64(out + 72, (uint64_t)st->atime_sec);
-    put64(out + 80, st->atime_nsec);
-    put64(out + 88, (uint64_t)st->mtime_sec);
-    put64(out + 96, st->mtime_nsec);
-    put64(out + 104, (uint64_t)st->ctime_sec);
-    put64(out + 112, st->ctime_nsec);
+    le_put64(out + 0, st->dev);
+    le_put64(out + 8, st->ino);
+    le_put32(out + 16, st->mode);
+    le_put32(out + 20, (uint32_t)st->nlink);
+    le_put32(out + 24, st->uid);
+    le_put32(out + 28, st->gid);
+    le_put64(out + 32, st->rdev);
+    le_put64(out + 48, st->size);
+    le_put32(out + 56, st->blksize);
+    le_put64(out + 64, st->blocks);
+    le_put64(out + 72, (uint64_t)st->atime_sec);
+    le_put64(out + 80, st->atime_nsec);
+    le_put64(out + 88, (uint64_t)st->mtime_sec);
+    le_put64(out + 96, st->mtime_nsec);
+    le_put64(out + 104, (uint64_t)st->ctime_sec);
+    le_put64(out + 112, st->ctime_nsec);
 }
 
 const struct arch_desc arch_aarch64 = {

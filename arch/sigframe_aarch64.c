@@ -3,6 +3,7 @@
  * same bytes whatever the host's struct layout. */
 #include <string.h>
 
+#include "le.h"
 #include "sigframe.h"
 
 #define FRAME_RECORD_SIZE 16
@@ -41,52 +42,6 @@ _Static_assert(RESERVED_OFF + RESERVED_SIZE == SIGFRAME_AARCH64_SIZE, "rt_sigfra
 _Static_assert(MCTX_OFF + SC_PSTATE + 8 + 8 == RESERVED_OFF, "__reserved follows pstate");
 _Static_assert(SIGFRAME_AARCH64_SIZE % 16 == 0, "the frame keeps the record's alignment");
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-/* stack_t: ss_sp @0, ss_flags (s32) @8, 4 bytes of padding, ss_size @16. */
-static void put_stack(uint8_t *p, const struct lx_stack *ss)
-{
-    put_u64(p, ss->ss_sp);
-    put_u32(p + 8, (uint32_t)ss->ss_flags);
-    put_u32(p + 12, 0);
-    put_u64(p + 16, ss->ss_size);
-}
-
-static struct lx_stack get_stack(const uint8_t *p)
-{
-    return (struct lx_stack){
-        .ss_sp = get_u64(p),
-        .ss_flags = (int32_t)get_u32(p + 8),
-        .ss_size = get_u64(p + 16),
-    };
-}
-
 static guest_addr_t round_down(guest_addr_t v, guest_addr_t align)
 {
     return v & ~(align - 1);
@@ -99,40 +54,40 @@ static void frame_build(const struct sigframe_req *req, const struct regs_aarch6
     memset(buf, 0, SIGFRAME_AARCH64_SIZE + FRAME_RECORD_SIZE);
     if (req->sa_flags & LX_SA_SIGINFO)
         memcpy(buf + INFO_OFF, req->info, LX_SIGINFO_SIZE);
-    put_stack(buf + UC_STACK_OFF, &req->uc_stack);
-    put_u64(buf + SIGMASK_OFF, req->saved_mask);
+    lx_stack_put(buf + UC_STACK_OFF, &req->uc_stack);
+    le_put64(buf + SIGMASK_OFF, req->saved_mask);
 
     uint8_t *sc = buf + MCTX_OFF;
-    put_u64(sc + SC_FAULT_ADDR, req->fault_addr);
+    le_put64(sc + SC_FAULT_ADDR, req->fault_addr);
     for (int i = 0; i < 31; i++)
-        put_u64(sc + SC_REGS + 8 * i, r->x[i]);
-    put_u64(sc + SC_SP, r->sp);
-    put_u64(sc + SC_PC, r->pc);
+        le_put64(sc + SC_REGS + 8 * i, r->x[i]);
+    le_put64(sc + SC_SP, r->sp);
+    le_put64(sc + SC_PC, r->pc);
     /* EL0t with the DAIF bits clear: the flags are all there is to PSTATE. */
-    put_u64(sc + SC_PSTATE, r->nzcv);
+    le_put64(sc + SC_PSTATE, r->nzcv);
 
     uint8_t *rec = buf + RESERVED_OFF;
-    put_u32(rec, FPSIMD_MAGIC);
-    put_u32(rec + 4, FPSIMD_SIZE);
-    put_u32(rec + FPSIMD_FPSR, (uint32_t)r->fpsr);
-    put_u32(rec + FPSIMD_FPCR, (uint32_t)r->fpcr);
+    le_put32(rec, FPSIMD_MAGIC);
+    le_put32(rec + 4, FPSIMD_SIZE);
+    le_put32(rec + FPSIMD_FPSR, (uint32_t)r->fpsr);
+    le_put32(rec + FPSIMD_FPCR, (uint32_t)r->fpcr);
     for (int i = 0; i < 32; i++)
         memcpy(rec + FPSIMD_VREGS + 16 * i, r->v[i], sizeof(r->v[i]));
     rec += FPSIMD_SIZE;
 
     /* Linux adds the esr record only for faults, which are the signals with an ESR. */
     if (req->fault_code != 0) {
-        put_u32(rec, ESR_MAGIC);
-        put_u32(rec + 4, ESR_SIZE);
-        put_u64(rec + ESR_ESR, req->fault_code);
+        le_put32(rec, ESR_MAGIC);
+        le_put32(rec + 4, ESR_SIZE);
+        le_put64(rec + ESR_ESR, req->fault_code);
         rec += ESR_SIZE;
     }
     /* The terminator {0, 0} is already there. */
 
     /* The frame record above the frame lets unwinders walk from the handler into the
      * interrupted code: x29 will point at it. */
-    put_u64(buf + SIGFRAME_AARCH64_SIZE, r->x[29]);
-    put_u64(buf + SIGFRAME_AARCH64_SIZE + 8, r->x[30]);
+    le_put64(buf + SIGFRAME_AARCH64_SIZE, r->x[29]);
+    le_put64(buf + SIGFRAME_AARCH64_SIZE + 8, r->x[30]);
 }
 
 int sigframe_setup_aarch64(const struct sigframe_req *req, struct arch_regs *regs,
@@ -171,10 +126,10 @@ static int fpsimd_restore(struct regs_aarch64 *r, const struct guest_mem *mem, g
     uint8_t rec[FPSIMD_SIZE];
     if (mem->read(mem->ctx, addr, rec, sizeof(rec)) != 0)
         return -LX_EFAULT;
-    if (get_u32(rec) != FPSIMD_MAGIC || get_u32(rec + 4) != FPSIMD_SIZE)
+    if (le_get32(rec) != FPSIMD_MAGIC || le_get32(rec + 4) != FPSIMD_SIZE)
         return -LX_EFAULT;
-    r->fpsr = get_u32(rec + FPSIMD_FPSR);
-    r->fpcr = get_u32(rec + FPSIMD_FPCR);
+    r->fpsr = le_get32(rec + FPSIMD_FPSR);
+    r->fpcr = le_get32(rec + FPSIMD_FPCR);
     for (int i = 0; i < 32; i++)
         memcpy(r->v[i], rec + FPSIMD_VREGS + 16 * i, sizeof(r->v[i]));
     return 0;
@@ -195,8 +150,8 @@ static int records_parse(const struct guest_mem *mem, guest_addr_t base, guest_a
         uint8_t head[CTX_HEAD_SIZE];
         if (mem->read(mem->ctx, base + offset, head, sizeof(head)) != 0)
             return -LX_EFAULT;
-        uint32_t magic = get_u32(head);
-        uint32_t size = get_u32(head + 4);
+        uint32_t magic = le_get32(head);
+        uint32_t size = le_get32(head + 4);
         if (size > RESERVED_SIZE - offset)
             return -LX_EFAULT;
 
@@ -244,13 +199,13 @@ int sigframe_restore_aarch64(struct arch_regs *regs, const struct guest_mem *mem
         return -LX_EFAULT;
     const uint8_t *sc = fixed + (MCTX_OFF - UC_STACK_OFF);
     for (int i = 0; i < 31; i++)
-        r.x[i] = get_u64(sc + SC_REGS + 8 * i);
-    r.sp = get_u64(sc + SC_SP);
-    r.pc = get_u64(sc + SC_PC);
+        r.x[i] = le_get64(sc + SC_REGS + 8 * i);
+    r.sp = le_get64(sc + SC_SP);
+    r.pc = le_get64(sc + SC_PC);
 
     /* Linux accepts any EL0t PSTATE, but the model holds nothing beyond NZCV: refusing the
      * rest is better than silently dropping it. */
-    uint64_t pstate = get_u64(sc + SC_PSTATE);
+    uint64_t pstate = le_get64(sc + SC_PSTATE);
     if (pstate & ~PSTATE_NZCV)
         return -LX_EFAULT;
     r.nzcv = pstate;
@@ -260,8 +215,8 @@ int sigframe_restore_aarch64(struct arch_regs *regs, const struct guest_mem *mem
         fpsimd_restore(&r, mem, fpsimd) != 0)
         return -LX_EFAULT;
 
-    out->mask = get_u64(fixed + (SIGMASK_OFF - UC_STACK_OFF));
-    out->uc_stack = get_stack(fixed);
+    out->mask = le_get64(fixed + (SIGMASK_OFF - UC_STACK_OFF));
+    out->uc_stack = lx_stack_get(fixed);
     regs->a64 = r;
     return 0;
 }

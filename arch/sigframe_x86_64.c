@@ -2,6 +2,7 @@
  * parsed byte by byte so the guest sees the same bytes whatever the host's struct layout. */
 #include <string.h>
 
+#include "le.h"
 #include "sigframe.h"
 
 #define RED_ZONE    128
@@ -54,63 +55,6 @@
 
 _Static_assert(INFO_OFF + LX_SIGINFO_SIZE == SIGFRAME_X86_64_SIZE, "rt_sigframe size");
 _Static_assert(MCTX_OFF + 256 == SIGMASK_OFF, "sigcontext is 256 bytes");
-
-static void put_u16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint16_t get_u16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-/* stack_t: ss_sp @0, ss_flags (s32) @8, 4 bytes of padding, ss_size @16. */
-static void put_stack(uint8_t *p, const struct lx_stack *ss)
-{
-    put_u64(p, ss->ss_sp);
-    put_u32(p + 8, (uint32_t)ss->ss_flags);
-    put_u32(p + 12, 0);
-    put_u64(p + 16, ss->ss_size);
-}
-
-static struct lx_stack get_stack(const uint8_t *p)
-{
-    return (struct lx_stack){
-        .ss_sp = get_u64(p),
-        .ss_flags = (int32_t)get_u32(p + 8),
-        .ss_size = get_u64(p + 16),
-    };
-}
 
 /* clang-format off */
 #define SC_GPR(field, off) {off, offsetof(struct regs_x86_64, field)}
@@ -166,8 +110,8 @@ static void fxsave_build(const struct regs_x86_64 *r, uint8_t fx[SIGFRAME_X86_64
     /* FOP, FIP, FDP, the reserved bytes and sw_reserved stay zero: the model does not track
      * the last x87 instruction, and magic1 = 0 marks a legacy frame without XSAVE data. */
     memset(fx, 0, SIGFRAME_X86_64_FPSTATE_SIZE);
-    put_u16(fx + FX_FCW, (uint16_t)r->fcw);
-    put_u16(fx + FX_FSW, (uint16_t)r->fsw);
+    le_put16(fx + FX_FCW, (uint16_t)r->fcw);
+    le_put16(fx + FX_FSW, (uint16_t)r->fsw);
 
     uint8_t abridged = 0;
     for (unsigned i = 0; i < 8; i++)
@@ -175,8 +119,8 @@ static void fxsave_build(const struct regs_x86_64 *r, uint8_t fx[SIGFRAME_X86_64
             abridged |= (uint8_t)(1u << i);
     fx[FX_FTW] = abridged;
 
-    put_u32(fx + FX_MXCSR, (uint32_t)r->mxcsr);
-    put_u32(fx + FX_MXCSR_MASK, MXCSR_MASK);
+    le_put32(fx + FX_MXCSR, (uint32_t)r->mxcsr);
+    le_put32(fx + FX_MXCSR_MASK, MXCSR_MASK);
 
     unsigned top = x87_top(r->fsw);
     for (unsigned i = 0; i < 8; i++)
@@ -187,8 +131,8 @@ static void fxsave_build(const struct regs_x86_64 *r, uint8_t fx[SIGFRAME_X86_64
 
 static void fxsave_load(struct regs_x86_64 *r, const uint8_t fx[SIGFRAME_X86_64_FPSTATE_SIZE])
 {
-    r->fcw = get_u16(fx + FX_FCW);
-    r->fsw = get_u16(fx + FX_FSW);
+    r->fcw = le_get16(fx + FX_FCW);
+    r->fsw = le_get16(fx + FX_FSW);
 
     /* FXRSTOR only knows empty or not; the precise class (valid, zero, special) of a non-empty
      * register is recomputed by the CPU from its contents, which no guest can observe apart
@@ -199,7 +143,7 @@ static void fxsave_load(struct regs_x86_64 *r, const uint8_t fx[SIGFRAME_X86_64_
             ftw |= 3ULL << (2 * i);
     r->ftw = ftw;
 
-    r->mxcsr = get_u32(fx + FX_MXCSR);
+    r->mxcsr = le_get32(fx + FX_MXCSR);
 
     unsigned top = x87_top(r->fsw);
     memset(r->fpr, 0, sizeof(r->fpr));
@@ -213,25 +157,25 @@ static void frame_build(const struct sigframe_req *req, const struct regs_x86_64
                         guest_addr_t fp, uint8_t buf[SIGFRAME_X86_64_SIZE])
 {
     memset(buf, 0, SIGFRAME_X86_64_SIZE);
-    put_u64(buf, req->restorer);
+    le_put64(buf, req->restorer);
 
     /* No UC_FP_XSTATE: the FP area is a bare FXSAVE image. */
-    put_u64(buf + UC_OFF, UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS);
-    put_stack(buf + UC_STACK_OFF, &req->uc_stack);
+    le_put64(buf + UC_OFF, UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS);
+    lx_stack_put(buf + UC_STACK_OFF, &req->uc_stack);
 
     uint8_t *sc = buf + MCTX_OFF;
     for (size_t i = 0; i < sizeof(sc_gprs) / sizeof(sc_gprs[0]); i++)
-        put_u64(sc + sc_gprs[i].sc_off, gpr_value(r, i));
-    put_u64(sc + SC_EFLAGS, r->rflags);
-    put_u16(sc + SC_CS, USER_CS);
-    put_u16(sc + SC_SS, USER_DS); /* gs and fs selectors in between stay 0 */
-    put_u64(sc + SC_ERR, req->fault_code & 0xffffffffULL);
-    put_u64(sc + SC_TRAPNO, req->fault_code >> 32);
-    put_u64(sc + SC_OLDMASK, req->saved_mask);
-    put_u64(sc + SC_CR2, req->fault_addr);
-    put_u64(sc + SC_FPSTATE, fp);
+        le_put64(sc + sc_gprs[i].sc_off, gpr_value(r, i));
+    le_put64(sc + SC_EFLAGS, r->rflags);
+    le_put16(sc + SC_CS, USER_CS);
+    le_put16(sc + SC_SS, USER_DS); /* gs and fs selectors in between stay 0 */
+    le_put64(sc + SC_ERR, req->fault_code & 0xffffffffULL);
+    le_put64(sc + SC_TRAPNO, req->fault_code >> 32);
+    le_put64(sc + SC_OLDMASK, req->saved_mask);
+    le_put64(sc + SC_CR2, req->fault_addr);
+    le_put64(sc + SC_FPSTATE, fp);
 
-    put_u64(buf + SIGMASK_OFF, req->saved_mask);
+    le_put64(buf + SIGMASK_OFF, req->saved_mask);
     if (req->sa_flags & LX_SA_SIGINFO)
         memcpy(buf + INFO_OFF, req->info, LX_SIGINFO_SIZE);
 }
@@ -309,10 +253,10 @@ int sigframe_restore_x86_64(struct arch_regs *regs, const struct guest_mem *mem,
 
     const uint8_t *sc = uc + (MCTX_OFF - UC_OFF);
     for (size_t i = 0; i < sizeof(sc_gprs) / sizeof(sc_gprs[0]); i++)
-        *gpr_slot(&r, i) = get_u64(sc + sc_gprs[i].sc_off);
-    r.rflags = (r.rflags & ~RFLAGS_USER) | (get_u64(sc + SC_EFLAGS) & RFLAGS_USER);
+        *gpr_slot(&r, i) = le_get64(sc + sc_gprs[i].sc_off);
+    r.rflags = (r.rflags & ~RFLAGS_USER) | (le_get64(sc + SC_EFLAGS) & RFLAGS_USER);
 
-    guest_addr_t fp = get_u64(sc + SC_FPSTATE);
+    guest_addr_t fp = le_get64(sc + SC_FPSTATE);
     if (fp == 0) {
         fpu_reset(&r);
     } else {
@@ -321,13 +265,13 @@ int sigframe_restore_x86_64(struct arch_regs *regs, const struct guest_mem *mem,
         uint8_t fx[SIGFRAME_X86_64_FPSTATE_SIZE];
         if (fp % 16 != 0 || mem->read(mem->ctx, fp, fx, sizeof(fx)) != 0)
             return -LX_EFAULT;
-        if (get_u32(fx + FX_MXCSR) & ~MXCSR_MASK)
+        if (le_get32(fx + FX_MXCSR) & ~MXCSR_MASK)
             return -LX_EFAULT;
         fxsave_load(&r, fx);
     }
 
-    out->mask = get_u64(uc + (SIGMASK_OFF - UC_OFF));
-    out->uc_stack = get_stack(uc + (UC_STACK_OFF - UC_OFF));
+    out->mask = le_get64(uc + (SIGMASK_OFF - UC_OFF));
+    out->uc_stack = lx_stack_get(uc + (UC_STACK_OFF - UC_OFF));
     regs->x86 = r;
     return 0;
 }

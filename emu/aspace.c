@@ -149,6 +149,13 @@ static int vma_split_at(struct aspace_state *st, guest_addr_t addr)
     return 0;
 }
 
+/* VMAs start at addr and at end, so that whole VMAs cover [addr, end). */
+static int vma_split_range(struct aspace_state *st, guest_addr_t addr, guest_addr_t end)
+{
+    int rc = vma_split_at(st, addr);
+    return rc ? rc : vma_split_at(st, end);
+}
+
 static void vma_remove(struct aspace_state *st, size_t i, size_t n)
 {
     memmove(&st->vmas[i], &st->vmas[i + n], (st->count - i - n) * sizeof(struct vma));
@@ -173,9 +180,7 @@ int aspace_unmap(struct aspace *as, guest_addr_t addr, uint64_t len)
     if (len == 0)
         return 0;
     guest_addr_t end = addr + len;
-    int rc = vma_split_at(as->st, addr);
-    if (rc == 0)
-        rc = vma_split_at(as->st, end);
+    int rc = vma_split_range(as->st, addr, end);
     if (rc)
         return rc;
     size_t first = vma_search(as->st, addr), n = 0;
@@ -263,9 +268,7 @@ int aspace_protect(struct aspace *as, guest_addr_t addr, uint64_t len, int prot)
     if (!aspace_range_mapped(as, addr, len))
         return -LX_ENOMEM;
     guest_addr_t end = addr + len;
-    int rc = vma_split_at(as->st, addr);
-    if (rc == 0)
-        rc = vma_split_at(as->st, end);
+    int rc = vma_split_range(as->st, addr, end);
     if (rc)
         return rc;
     for (size_t i = vma_search(as->st, addr); i < as->st->count && as->st->vmas[i].start < end;

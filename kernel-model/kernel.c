@@ -170,20 +170,23 @@ void kernel_run(struct kernel *k, struct kernel_result *res)
 
 void kernel_print_stats(const struct kernel *k, FILE *out)
 {
-    const struct kstats *s = &k->st->stats;
+    static const struct {
+        const char *name;
+        size_t offset;
+    } figures[] = {
+#define FIGURE(f) {#f, offsetof(struct kstats, f)}
+        FIGURE(slices),          FIGURE(syscalls),          FIGURE(context_switches),
+        FIGURE(preemptions),     FIGURE(migrations),        FIGURE(signals_delivered),
+        FIGURE(futex_waits),     FIGURE(rseq_fixups),       FIGURE(rseq_aborts),
+        FIGURE(rseq_aborts_preempt), FIGURE(rseq_aborts_migrate), FIGURE(rseq_aborts_signal),
+#undef FIGURE
+    };
     fprintf(out, "stat insns %llu\n", (unsigned long long)k->st->total_insns);
     fprintf(out, "stat events %llu\n", (unsigned long long)k->st->events);
-    fprintf(out, "stat slices %llu\n", (unsigned long long)s->slices);
-    fprintf(out, "stat syscalls %llu\n", (unsigned long long)s->syscalls);
-    fprintf(out, "stat context_switches %llu\n", (unsigned long long)s->context_switches);
-    fprintf(out, "stat preemptions %llu\n", (unsigned long long)s->preemptions);
-    fprintf(out, "stat migrations %llu\n", (unsigned long long)s->migrations);
-    fprintf(out, "stat signals_delivered %llu\n", (unsigned long long)s->signals_delivered);
-    fprintf(out, "stat futex_waits %llu\n", (unsigned long long)s->futex_waits);
-    fprintf(out, "stat rseq_fixups %llu\n", (unsigned long long)s->rseq_fixups);
-    fprintf(out, "stat rseq_aborts %llu\n", (unsigned long long)s->rseq_aborts);
-    fprintf(out, "stat rseq_aborts_preempt %llu\n", (unsigned long long)s->rseq_aborts_preempt);
-    fprintf(out, "stat rseq_aborts_migrate %llu\n", (unsigned long long)s->rseq_aborts_migrate);
-    fprintf(out, "stat rseq_aborts_signal %llu\n", (unsigned long long)s->rseq_aborts_signal);
+    for (size_t i = 0; i < sizeof(figures) / sizeof(figures[0]); i++) {
+        uint64_t v;
+        memcpy(&v, (const char *)&k->st->stats + figures[i].offset, sizeof(v));
+        fprintf(out, "stat %s %llu\n", figures[i].name, (unsigned long long)v);
+    }
     fprintf(out, "stat fast_stores %d\n", emu_fast_stores_active(k->emu) ? 1 : 0);
 }

@@ -235,15 +235,22 @@ void sched_wake(struct kernel *k, struct task *t, long ret)
     balance(k);
 }
 
+/* c's current thread goes behind the others in c's queue and c picks again. */
+static void requeue_current(struct kernel *k, struct kcpu *c)
+{
+    struct task *t = c->curr;
+    switch_out(k, c);
+    t->state = TASK_RUNNABLE;
+    rq_append(c, t);
+    pick_next(k, c);
+}
+
 void sched_yield(struct kernel *k, struct task *t)
 {
     struct kcpu *c = &k->st->cpus[t->cpu];
     if (c->curr != t || c->rq_len == 0)
         return; /* nothing else to run: Linux returns to the same thread, no switch */
-    switch_out(k, c);
-    t->state = TASK_RUNNABLE;
-    rq_append(c, t);
-    pick_next(k, c);
+    requeue_current(k, c);
 }
 
 /* Moves t, running or queued, to CPU `to`. */
@@ -549,10 +556,7 @@ static void policy_point(struct kernel *k, struct kcpu *c, struct task *t)
          * thread runs) and comes back through the return-to-user path. */
         k->st->stats.preemptions++;
         event_emit(k, EV_PREEMPT, t, 0, 0, 0);
-        switch_out(k, c);
-        t->state = TASK_RUNNABLE;
-        rq_append(c, t);
-        pick_next(k, c);
+        requeue_current(k, c);
         return;
     }
     if (t->quantum_left == 0) {
@@ -562,10 +566,7 @@ static void policy_point(struct kernel *k, struct kcpu *c, struct task *t)
         }
         k->st->stats.preemptions++;
         event_emit(k, EV_PREEMPT, t, 2, 0, 0);
-        switch_out(k, c);
-        t->state = TASK_RUNNABLE;
-        rq_append(c, t);
-        pick_next(k, c);
+        requeue_current(k, c);
         balance(k);
     }
 }

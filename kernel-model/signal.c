@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "arch/le.h"
 #include "emu/aspace.h"
 #include "event.h"
 #include "futex.h"
@@ -250,26 +251,23 @@ long signal_take_waited(struct kernel *k, struct task *t)
     return sig;
 }
 
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
-
 void signal_siginfo_bytes(const struct ksiginfo *info, uint8_t out[LX_SIGINFO_SIZE])
 {
     memset(out, 0, LX_SIGINFO_SIZE);
-    put32(out + 0, (uint32_t)info->signo);
-    put32(out + 8, (uint32_t)info->code);
+    le_put32(out + 0, (uint32_t)info->signo);
+    le_put32(out + 8, (uint32_t)info->code);
     switch (info->kind) {
     case KSI_KILL:
-        put32(out + 16, (uint32_t)info->a);
-        put32(out + 20, (uint32_t)(info->a >> 32));
+        le_put32(out + 16, (uint32_t)info->a);
+        le_put32(out + 20, (uint32_t)(info->a >> 32));
         break;
     case KSI_CHLD:
-        put32(out + 16, (uint32_t)info->a);
-        put32(out + 20, (uint32_t)(info->a >> 32));
-        put32(out + 24, (uint32_t)info->status);
+        le_put32(out + 16, (uint32_t)info->a);
+        le_put32(out + 20, (uint32_t)(info->a >> 32));
+        le_put32(out + 24, (uint32_t)info->status);
         break;
     case KSI_FAULT:
-        put64(out + 16, info->a);
+        le_put64(out + 16, info->a);
         break;
     default:
         break;

@@ -1,6 +1,7 @@
 /* Signal syscalls (spec 6.2). */
 #include <string.h>
 
+#include "arch/le.h"
 #include "emu/aspace.h"
 #include "emu/cpu.h"
 #include "ktime.h"
@@ -112,18 +113,22 @@ long sys_rt_sigreturn(struct kernel *k, struct task *t, const struct sys_args *a
     return SYS_NORETURN;
 }
 
+static int put_stack(struct kernel *k, struct task *t, guest_addr_t addr, const struct lx_stack *ss)
+{
+    uint8_t out[LX_STACK_SIZE];
+    lx_stack_put(out, ss);
+    return copy_to_user(k, t, addr, out, sizeof(out));
+}
+
 long sys_sigaltstack(struct kernel *k, struct task *t, const struct sys_args *a)
 {
     guest_addr_t sp = task_reg(k, t, REG_SP);
     struct lx_stack cur = signal_altstack_report(t, sp);
     if (a->a[0]) {
-        uint8_t raw[24];
+        uint8_t raw[LX_STACK_SIZE];
         if (copy_from_user(k, t, raw, a->a[0], sizeof(raw)) != 0)
             return -LX_EFAULT;
-        struct lx_stack ss;
-        memcpy(&ss.ss_sp, raw, 8);
-        memcpy(&ss.ss_flags, raw + 8, 4);
-        memcpy(&ss.ss_size, raw + 16, 8);
+        struct lx_stack ss = lx_stack_get(raw);
         if (cur.ss_flags & LX_SS_ONSTACK)
             return -LX_EPERM;
         int mode = ss.ss_flags & ~(int32_t)LX_SS_AUTODISARM;
@@ -135,14 +140,8 @@ long sys_sigaltstack(struct kernel *k, struct task *t, const struct sys_args *a)
         } else if (ss.ss_size < k->arch->kernel_minsigstksz) {
             return -LX_ENOMEM;
         }
-        if (a->a[1]) {
-            uint8_t out[24] = {0};
-            memcpy(out, &cur.ss_sp, 8);
-            memcpy(out + 8, &cur.ss_flags, 4);
-            memcpy(out + 16, &cur.ss_size, 8);
-            if (copy_to_user(k, t, a->a[1], out, sizeof(out)) != 0)
-                return -LX_EFAULT;
-        }
+        if (a->a[1] && put_stack(k, t, a->a[1], &cur) != 0)
+            return -LX_EFAULT;
         t->altstack = (struct lx_stack){ss.ss_sp,
                                         mode == LX_SS_DISABLE
                                             ? LX_SS_DISABLE
@@ -150,15 +149,7 @@ long sys_sigaltstack(struct kernel *k, struct task *t, const struct sys_args *a)
                                         ss.ss_size};
         return 0;
     }
-    if (a->a[1]) {
-        uint8_t out[24] = {0};
-        memcpy(out, &cur.ss_sp, 8);
-        memcpy(out + 8, &cur.ss_flags, 4);
-        memcpy(out + 16, &cur.ss_size, 8);
-        if (copy_to_user(k, t, a->a[1], out, sizeof(out)) != 0)
-            return -LX_EFAULT;
-    }
-    return 0;
+    return a->a[1] ? put_stack(k, t, a->a[1], &cur) : 0;
 }
 
 static struct ksiginfo user_siginfo(const struct task *sender, int sig, int code)
