@@ -8,6 +8,8 @@
 #include "sigframe.h"
 
 #define A64(field) ((uint16_t)offsetof(struct arch_regs, a64.field))
+/* The register tables keep their columns. */
+/* clang-format off */
 #define XREG(n) {UC_ARM64_REG_X0 + (n), A64(x[n])}
 
 /* UC_ARM64_REG_X29 and X30 are not contiguous with X0..X28 in Unicorn's enumeration. */
@@ -34,17 +36,18 @@ static const struct arch_reg_xfer aarch64_fp[] = {
     {UC_ARM64_REG_FPCR, A64(fpcr)},
     {UC_ARM64_REG_FPSR, A64(fpsr)},
 };
+/* clang-format on */
 
 /* QEMU's EXCP_* numbers for Arm, and what Linux sends from EL0 (arch/arm64/kernel/traps.c). */
 static const struct arch_trap aarch64_traps[] = {
-    {1, LX_SIGILL, LX_ILL_ILLOPC},   /* EXCP_UDEF */
-    {7, LX_SIGTRAP, LX_TRAP_BRKPT},  /* EXCP_BKPT: brk #imm */
-    {11, LX_SIGILL, LX_ILL_ILLOPC},  /* EXCP_HVC */
-    {13, LX_SIGILL, LX_ILL_ILLOPC},  /* EXCP_SMC */
+    {1, LX_SIGILL, LX_ILL_ILLOPC},  /* EXCP_UDEF */
+    {7, LX_SIGTRAP, LX_TRAP_BRKPT}, /* EXCP_BKPT: brk #imm */
+    {11, LX_SIGILL, LX_ILL_ILLOPC}, /* EXCP_HVC */
+    {13, LX_SIGILL, LX_ILL_ILLOPC}, /* EXCP_SMC */
     /* EXCP_DATA_ABORT: the engine raises it only for alignment faults (exclusive and atomic
      * accesses); unmapped and protected memory arrive as memory faults instead. */
     {4, LX_SIGBUS, LX_BUS_ADRALN},
-    {22, LX_SIGBUS, LX_BUS_ADRALN},  /* EXCP_UNALIGNED */
+    {22, LX_SIGBUS, LX_BUS_ADRALN}, /* EXCP_UNALIGNED */
 };
 
 /* Exclusive and atomic instructions, the only ones with alignment faults here, address memory

@@ -19,7 +19,7 @@ struct regs_x86_64 {
     uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
     uint64_t rip, rflags, fs_base, gs_base;
     uint8_t xmm[16][16];
-    uint8_t fpr[8][16]; /* 80-bit values in the low 10 bytes */
+    uint8_t fpr[8][16];            /* 80-bit values in the low 10 bytes */
     uint64_t fcw, fsw, ftw, mxcsr; /* ftw: the full 16-bit tag word, 3 = empty */
 };
 
@@ -57,8 +57,8 @@ enum reg_role {
 
 /* How the engine backend moves one register between the engine and struct arch_regs. */
 struct arch_reg_xfer {
-    int uc_reg;        /* Unicorn register id */
-    uint16_t offset;   /* offset in struct arch_regs */
+    int uc_reg;      /* Unicorn register id */
+    uint16_t offset; /* offset in struct arch_regs */
 };
 
 /* Guest memory as the frame code sees it: a pair of callbacks, so tests can give fake memory.
@@ -74,15 +74,15 @@ struct sigframe_req {
     int sig;
     uint64_t sa_flags;
     guest_addr_t handler;
-    guest_addr_t restorer;   /* sa_restorer, meaningful with SA_RESTORER */
-    guest_addr_t trampoline; /* return path when SA_RESTORER is absent (aarch64), else 0 */
-    uint64_t saved_mask;     /* blocked set before delivery; the frame's uc_sigmask */
+    guest_addr_t restorer;    /* sa_restorer, meaningful with SA_RESTORER */
+    guest_addr_t trampoline;  /* return path when SA_RESTORER is absent (aarch64), else 0 */
+    uint64_t saved_mask;      /* blocked set before delivery; the frame's uc_sigmask */
     struct lx_stack uc_stack; /* altstack settings saved in the frame */
     bool use_altstack;        /* build the frame from altstack_top instead of the user SP */
     guest_addr_t altstack_top;
-    const uint8_t *info;      /* LX_SIGINFO_SIZE bytes */
-    guest_addr_t fault_addr;  /* sigcontext fault address (cr2 / fault_address) */
-    uint64_t fault_code;      /* x86: trapno << 32 | err; aarch64: ESR, 0 = no esr record */
+    const uint8_t *info;     /* LX_SIGINFO_SIZE bytes */
+    guest_addr_t fault_addr; /* sigcontext fault address (cr2 / fault_address) */
+    uint64_t fault_code;     /* x86: trapno << 32 | err; aarch64: ESR, 0 = no esr record */
 };
 
 /* What rt_sigreturn read back from a frame, besides the registers. */
@@ -110,19 +110,19 @@ struct arch_desc {
     guest_addr_t pie_base;  /* load bias of a static-PIE program */
     uint64_t hwcap, hwcap2;
     const char *platform;
-    uint64_t minsigstksz;   /* AT_MINSIGSTKSZ and sigaltstack's lower bound */
+    uint64_t minsigstksz;        /* AT_MINSIGSTKSZ and sigaltstack's lower bound */
     uint64_t kernel_minsigstksz; /* MINSIGSTKSZ enforced by sigaltstack */
-    uint32_t rseq_sig;      /* the signature glibc and the selftests register */
+    uint32_t rseq_sig;           /* the signature glibc and the selftests register */
 
     uint8_t syscall_insn_len; /* the rewind for a restarted syscall */
     /* clone(2) argument positions of child_tid and tls (aarch64 has CLONE_BACKWARDS). */
     uint8_t clone_ctid_arg, clone_tls_arg;
-    int syscall_column;       /* which number column of the syscall table applies */
+    int syscall_column; /* which number column of the syscall table applies */
     uint16_t role_off[REG_ROLE_COUNT];
 
     const struct arch_reg_xfer *gpr_xfer; /* what every exit reads back */
     size_t gpr_xfer_count;
-    const struct arch_reg_xfer *fp_xfer;  /* the rest, moved on context switches */
+    const struct arch_reg_xfer *fp_xfer; /* the rest, moved on context switches */
     size_t fp_xfer_count;
 
     const struct arch_trap *traps;

@@ -5,7 +5,7 @@
 #include "arch.h"
 
 /* x86-64 rt_sigframe: 440 bytes plus a legacy 512-byte FXSAVE area (spec section 6.4). */
-#define SIGFRAME_X86_64_SIZE 440
+#define SIGFRAME_X86_64_SIZE         440
 #define SIGFRAME_X86_64_FPSTATE_SIZE 512
 int sigframe_setup_x86_64(const struct sigframe_req *req, struct arch_regs *regs,
                           const struct guest_mem *mem);

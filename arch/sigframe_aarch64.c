@@ -42,10 +42,7 @@ _Static_assert(RESERVED_OFF + RESERVED_SIZE == SIGFRAME_AARCH64_SIZE, "rt_sigfra
 _Static_assert(MCTX_OFF + SC_PSTATE + 8 + 8 == RESERVED_OFF, "__reserved follows pstate");
 _Static_assert(SIGFRAME_AARCH64_SIZE % 16 == 0, "the frame keeps the record's alignment");
 
-static guest_addr_t round_down(guest_addr_t v, guest_addr_t align)
-{
-    return v & ~(align - 1);
-}
+static guest_addr_t round_down(guest_addr_t v, guest_addr_t align) { return v & ~(align - 1); }
 
 /* Fills buf, which covers [frame, frame + SIGFRAME_AARCH64_SIZE + FRAME_RECORD_SIZE). */
 static void frame_build(const struct sigframe_req *req, const struct regs_aarch64 *r, uint8_t *buf)

@@ -81,17 +81,11 @@ static uint64_t gpr_value(const struct regs_x86_64 *r, size_t i)
     return *(const uint64_t *)((const char *)r + sc_gprs[i].reg_off);
 }
 
-static guest_addr_t round_down(guest_addr_t v, guest_addr_t align)
-{
-    return v & ~(align - 1);
-}
+static guest_addr_t round_down(guest_addr_t v, guest_addr_t align) { return v & ~(align - 1); }
 
 /* The x87 registers are kept in physical order; FXSAVE stores them in stack order, ST(i) being
  * physical register (TOP + i) mod 8. */
-static unsigned x87_top(uint64_t fsw)
-{
-    return (unsigned)(fsw >> 11) & 7;
-}
+static unsigned x87_top(uint64_t fsw) { return (unsigned)(fsw >> 11) & 7; }
 
 /* The FINIT/FNINIT state plus the power-on MXCSR: what Linux gives a signal handler and what a
  * NULL fpstate pointer restores. */

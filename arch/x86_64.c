@@ -9,6 +9,8 @@
 
 #define X86(field) ((uint16_t)offsetof(struct arch_regs, x86.field))
 
+/* The register tables keep their columns. */
+/* clang-format off */
 static const struct arch_reg_xfer x86_64_gpr[] = {
     {UC_X86_REG_RAX, X86(rax)},       {UC_X86_REG_RBX, X86(rbx)},
     {UC_X86_REG_RCX, X86(rcx)},       {UC_X86_REG_RDX, X86(rdx)},
@@ -31,23 +33,24 @@ static const struct arch_reg_xfer x86_64_fp[] = {
     {UC_X86_REG_FPCW, X86(fcw)}, {UC_X86_REG_FPSW, X86(fsw)},
     {UC_X86_REG_FPTAG, X86(ftw)}, {UC_X86_REG_MXCSR, X86(mxcsr)},
 };
+/* clang-format on */
 
 /* Exception vectors as Unicorn reports them, and what Linux sends for each from user mode
  * (arch/x86/kernel/traps.c). */
 static const struct arch_trap x86_64_traps[] = {
-    {0, LX_SIGFPE, LX_FPE_INTDIV},   /* #DE */
-    {1, LX_SIGTRAP, LX_SI_KERNEL},   /* #DB */
-    {3, LX_SIGTRAP, LX_SI_KERNEL},   /* int3 */
-    {4, LX_SIGSEGV, LX_SI_KERNEL},   /* #OF */
-    {5, LX_SIGSEGV, LX_SI_KERNEL},   /* #BR */
-    {6, LX_SIGILL, LX_ILL_ILLOPN},   /* #UD */
-    {10, LX_SIGSEGV, LX_SI_KERNEL},  /* #TS */
-    {11, LX_SIGBUS, LX_SI_KERNEL},   /* #NP */
-    {12, LX_SIGBUS, LX_SI_KERNEL},   /* #SS */
-    {13, LX_SIGSEGV, LX_SI_KERNEL},  /* #GP */
-    {16, LX_SIGFPE, LX_SI_KERNEL},   /* #MF */
-    {17, LX_SIGBUS, LX_BUS_ADRALN},  /* #AC */
-    {19, LX_SIGFPE, LX_SI_KERNEL},   /* #XM */
+    {0, LX_SIGFPE, LX_FPE_INTDIV},    /* #DE */
+    {1, LX_SIGTRAP, LX_SI_KERNEL},    /* #DB */
+    {3, LX_SIGTRAP, LX_SI_KERNEL},    /* int3 */
+    {4, LX_SIGSEGV, LX_SI_KERNEL},    /* #OF */
+    {5, LX_SIGSEGV, LX_SI_KERNEL},    /* #BR */
+    {6, LX_SIGILL, LX_ILL_ILLOPN},    /* #UD */
+    {10, LX_SIGSEGV, LX_SI_KERNEL},   /* #TS */
+    {11, LX_SIGBUS, LX_SI_KERNEL},    /* #NP */
+    {12, LX_SIGBUS, LX_SI_KERNEL},    /* #SS */
+    {13, LX_SIGSEGV, LX_SI_KERNEL},   /* #GP */
+    {16, LX_SIGFPE, LX_SI_KERNEL},    /* #MF */
+    {17, LX_SIGBUS, LX_BUS_ADRALN},   /* #AC */
+    {19, LX_SIGFPE, LX_SI_KERNEL},    /* #XM */
     {0x80, LX_SIGSEGV, LX_SI_KERNEL}, /* int $0x80: no 32-bit syscalls here */
 };
 

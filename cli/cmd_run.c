@@ -92,7 +92,7 @@ int cmd_run(int argc, char **argv)
     struct elf_image *img = elf_image_open(prog, &kind, err, sizeof(err));
     if (!img) {
         fprintf(stderr, "rseqemu: %s: %s\n", prog, err);
-        return kind == ELF_OPEN_CANNOT_READ ? EXIT_NO_INPUT
+        return kind == ELF_OPEN_CANNOT_READ   ? EXIT_NO_INPUT
                : kind == ELF_OPEN_UNSUPPORTED ? EXIT_UNSUPPORTED
                                               : EXIT_BAD_INPUT;
     }

@@ -23,7 +23,7 @@ struct opt {
     const char *name; /* without the leading "--" */
     enum opt_kind kind;
     void *dest;
-    const char *arg;  /* the argument's name in help, NULL for flags */
+    const char *arg; /* the argument's name in help, NULL for flags */
     const char *help;
 };
 

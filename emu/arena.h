@@ -17,7 +17,8 @@ void arena_destroy(struct arena *arena);
 /* Zeroed memory; exhausting the reservation is a configuration error and aborts with a
  * message naming the arena's size. */
 void *arena_alloc(struct arena *arena, size_t size, size_t align);
-#define ARENA_NEW_ARRAY(arena, type, n) ((type *)arena_alloc((arena), sizeof(type) * (n), _Alignof(type)))
+#define ARENA_NEW_ARRAY(arena, type, n)                                                            \
+    ((type *)arena_alloc((arena), sizeof(type) * (n), _Alignof(type)))
 
 size_t arena_used(const struct arena *arena);
 void *arena_base(const struct arena *arena);

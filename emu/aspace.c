@@ -271,8 +271,7 @@ int aspace_protect(struct aspace *as, guest_addr_t addr, uint64_t len, int prot)
     int rc = vma_split_range(as->st, addr, end);
     if (rc)
         return rc;
-    for (size_t i = vma_search(as->st, addr); i < as->st->count && as->st->vmas[i].start < end;
-         i++)
+    for (size_t i = vma_search(as->st, addr); i < as->st->count && as->st->vmas[i].start < end; i++)
         as->st->vmas[i].prot = prot;
     return backend_protect(as->be, addr, len, prot);
 }
@@ -381,7 +380,7 @@ static bool prot_allows(int have, int need)
 /* Copies between guest and host memory, one VMA piece at a time. need: required protection,
  * or 0 to ignore it. */
 static int mem_copy(const struct aspace *as, guest_addr_t addr, void *buf, size_t len, bool write,
-                  int need)
+                    int need)
 {
     if (addr + len < addr)
         return -LX_EFAULT;
@@ -490,8 +489,7 @@ int aspace_copy_from(struct aspace *dst, const struct aspace *src)
             copy_resident(host, v->host, len);
         }
         int rc = map_host(dst, v->start, len, v->prot, v->flags, host,
-                          v->flags & ASPACE_MAP_SHARED ? v->backing_id
-                                                       : dst->st->next_backing_id++,
+                          v->flags & ASPACE_MAP_SHARED ? v->backing_id : dst->st->next_backing_id++,
                           v->flags & ASPACE_MAP_SHARED ? v->backing_off : 0);
         if (rc) {
             if (!(v->flags & ASPACE_MAP_SHARED))

@@ -27,8 +27,8 @@ enum aspace_map_flags {
 
 struct vma_info {
     guest_addr_t start, end;
-    int prot;   /* LX_PROT_* */
-    int flags;  /* enum aspace_map_flags */
+    int prot;            /* LX_PROT_* */
+    int flags;           /* enum aspace_map_flags */
     uint64_t backing_id; /* identifies the memory object, for shared futex keys */
     uint64_t backing_off;
 };

@@ -31,8 +31,8 @@ enum emu_exit_kind {
 };
 
 #define EMU_TRAP_INVALID_INSN (-1)
-#define EMU_TRAP_HALT (-2)
-#define EMU_TRAP_UNALIGNED (-3)
+#define EMU_TRAP_HALT         (-2)
+#define EMU_TRAP_UNALIGNED    (-3)
 
 struct emu_exit {
     enum emu_exit_kind kind;
@@ -40,7 +40,7 @@ struct emu_exit {
     guest_addr_t fault_addr;
     int fault_access; /* LX_PROT_READ, LX_PROT_WRITE or LX_PROT_EXEC */
     bool fault_unmapped;
-    int trap_intno;   /* engine exception number, or EMU_TRAP_* */
+    int trap_intno; /* engine exception number, or EMU_TRAP_* */
     char error[128];
 };
 

@@ -20,8 +20,8 @@
 #include "backend.h"
 #include "emu_internal.h"
 
-typedef void (*tlb_set_page_fn)(void *cpu, uint64_t vaddr, uint64_t paddr, uint32_t attrs,
-                                int prot, int mmu_idx, uint64_t size);
+typedef void (*tlb_set_page_fn)(void *cpu, uint64_t vaddr, uint64_t paddr, uint32_t attrs, int prot,
+                                int mmu_idx, uint64_t size);
 typedef void (*tlb_set_dirty_fn)(void *cpu, uint64_t vaddr);
 
 struct fast_arch {

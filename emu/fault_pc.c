@@ -35,9 +35,9 @@ static uintptr_t last_retaddr;
         return real_##name(env, addr, oi, retaddr);                                                \
     }
 #define STORER(name, vtype, ftype)                                                                 \
-    void name(void *env, uint64_t addr, vtype val, uint32_t oi, uintptr_t retaddr);               \
+    void name(void *env, uint64_t addr, vtype val, uint32_t oi, uintptr_t retaddr);                \
     RESOLVE(ftype, name);                                                                          \
-    void name(void *env, uint64_t addr, vtype val, uint32_t oi, uintptr_t retaddr)                \
+    void name(void *env, uint64_t addr, vtype val, uint32_t oi, uintptr_t retaddr)                 \
     {                                                                                              \
         last_retaddr = retaddr;                                                                    \
         real_##name(env, addr, val, oi, retaddr);                                                  \

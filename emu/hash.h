@@ -11,7 +11,10 @@ struct hash64 {
     uint64_t h;
 };
 
-#define HASH64_INIT {0x9e3779b97f4a7c15ULL}
+#define HASH64_INIT                                                                                \
+    {                                                                                              \
+        0x9e3779b97f4a7c15ULL                                                                      \
+    }
 
 static inline uint64_t hash64_mix(uint64_t x)
 {

@@ -17,12 +17,12 @@
 #include "aspace.h"
 #include "hash.h"
 
-#define PAGE 4096ULL
-#define PAGE_DOWN(x) ((x) & ~(PAGE - 1))
-#define PAGE_UP(x) (((x) + PAGE - 1) & ~(PAGE - 1))
-#define IMAGE_SIZE_MAX (1ULL << 30)
+#define PAGE              4096ULL
+#define PAGE_DOWN(x)      ((x) & ~(PAGE - 1))
+#define PAGE_UP(x)        (((x) + PAGE - 1) & ~(PAGE - 1))
+#define IMAGE_SIZE_MAX    (1ULL << 30)
 #define LOAD_SEGMENTS_MAX 64
-#define MAX_ARG_STRLEN (32 * PAGE) /* Linux: one argument or environment string */
+#define MAX_ARG_STRLEN    (32 * PAGE) /* Linux: one argument or environment string */
 
 struct elf_symbol {
     guest_addr_t addr;
@@ -184,8 +184,8 @@ static struct elf_image *parse(struct elf_image *img, enum elf_open_error *kind,
         return NULL;
     }
     if (eh.e_type != ET_EXEC && eh.e_type != ET_DYN) {
-        *kind = eh.e_type == ET_REL || eh.e_type == ET_CORE ? ELF_OPEN_UNSUPPORTED
-                                                            : ELF_OPEN_MALFORMED;
+        *kind =
+            eh.e_type == ET_REL || eh.e_type == ET_CORE ? ELF_OPEN_UNSUPPORTED : ELF_OPEN_MALFORMED;
         fail(err, errlen, "not an executable (ELF type %u)", eh.e_type);
         return NULL;
     }
@@ -216,7 +216,7 @@ static struct elf_image *parse(struct elf_image *img, enum elf_open_error *kind,
             char interp[128] = "";
             if (ph.p_offset < img->size) {
                 size_t n = img->size - ph.p_offset < sizeof(interp) - 1 ? img->size - ph.p_offset
-                                                                         : sizeof(interp) - 1;
+                                                                        : sizeof(interp) - 1;
                 memcpy(interp, img->data + ph.p_offset, n);
                 interp[n] = '\0';
             }
@@ -233,18 +233,21 @@ static struct elf_image *parse(struct elf_image *img, enum elf_open_error *kind,
                 return NULL;
             }
             if (ph.p_offset > img->size || img->size - ph.p_offset < ph.p_filesz) {
-                fail(err, errlen, "truncated ELF file: segment %d needs bytes up to 0x%llx, the "
-                                  "file has 0x%zx",
+                fail(err, errlen,
+                     "truncated ELF file: segment %d needs bytes up to 0x%llx, the "
+                     "file has 0x%zx",
                      i, (unsigned long long)(ph.p_offset + ph.p_filesz), img->size);
                 return NULL;
             }
             if ((ph.p_vaddr & (PAGE - 1)) != (ph.p_offset & (PAGE - 1))) {
-                fail(err, errlen, "segment %d: address and file offset disagree modulo the page "
-                                  "size",
+                fail(err, errlen,
+                     "segment %d: address and file offset disagree modulo the page "
+                     "size",
                      i);
                 return NULL;
             }
-            if (ph.p_vaddr + img->bias < prev_end && PAGE_DOWN(ph.p_vaddr + img->bias) < PAGE_DOWN(prev_end - 1)) {
+            if (ph.p_vaddr + img->bias < prev_end &&
+                PAGE_DOWN(ph.p_vaddr + img->bias) < PAGE_DOWN(prev_end - 1)) {
                 fail(err, errlen, "segment %d overlaps the previous one or is out of order", i);
                 return NULL;
             }
@@ -285,8 +288,9 @@ static struct elf_image *parse(struct elf_image *img, enum elf_open_error *kind,
         bool inside = tls.p_filesz <= tls.p_memsz && (tls.p_align & (tls.p_align - 1)) == 0;
         bool found = false;
         for (int i = 0; inside && i < img->nsegs; i++)
-            found |= tls.p_vaddr + img->bias >= img->segs[i].vaddr &&
-                     tls.p_vaddr + img->bias + tls.p_filesz <= img->segs[i].vaddr + img->segs[i].filesz;
+            found |=
+                tls.p_vaddr + img->bias >= img->segs[i].vaddr &&
+                tls.p_vaddr + img->bias + tls.p_filesz <= img->segs[i].vaddr + img->segs[i].filesz;
         if (!inside || (!found && tls.p_filesz)) {
             fail(err, errlen, "inconsistent PT_TLS segment");
             return NULL;
@@ -656,8 +660,9 @@ int elf_image_load(const struct elf_image *img, struct aspace *as, const struct 
     /* Linux's limit: a quarter of the stack for the strings and their pointers (E2BIG). */
     size_t pointers = (argc + envc + 2) * sizeof(uint64_t);
     if (too_long || strings + pointers > stack_size / 4) {
-        fail(err, errlen, "arguments and environment too large for the stack (%zu bytes in %zu "
-                          "strings; the limit is %llu, and %u per string)",
+        fail(err, errlen,
+             "arguments and environment too large for the stack (%zu bytes in %zu "
+             "strings; the limit is %llu, and %u per string)",
              strings + pointers, argc + envc, (unsigned long long)(stack_size / 4),
              (unsigned)MAX_ARG_STRLEN);
         return -1;

@@ -52,10 +52,10 @@ guest_addr_t elf_image_symbol(const struct elf_image *img, const char *name);
 struct exec_args {
     const char *const *argv;
     const char *const *envp;
-    const char *execfn;     /* AT_EXECFN string: the path as given to execve */
-    uint8_t random[16];     /* AT_RANDOM bytes */
+    const char *execfn; /* AT_EXECFN string: the path as given to execve */
+    uint8_t random[16]; /* AT_RANDOM bytes */
     uint32_t uid, gid;
-    uint64_t stack_size;    /* RLIMIT_STACK: the size of the stack mapping */
+    uint64_t stack_size; /* RLIMIT_STACK: the size of the stack mapping */
     /* 0: no AT_RSEQ_* entries (Linux 6.1) */
     uint32_t rseq_feature_size, rseq_align;
 };
@@ -63,11 +63,11 @@ struct exec_args {
 struct exec_layout {
     guest_addr_t entry;
     guest_addr_t sp;
-    guest_addr_t brk;        /* initial program break, page aligned */
+    guest_addr_t brk; /* initial program break, page aligned */
     guest_addr_t load_bias;
     guest_addr_t phdr;
-    guest_addr_t stack_low;  /* lowest address of the stack mapping */
-    guest_addr_t auxv;       /* where the auxiliary vector starts */
+    guest_addr_t stack_low; /* lowest address of the stack mapping */
+    guest_addr_t auxv;      /* where the auxiliary vector starts */
 };
 
 /* Maps the segments and the stack into an empty address space and builds argv/envp/auxv.

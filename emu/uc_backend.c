@@ -232,9 +232,9 @@ static bool engine_open(struct backend *b, struct engine *e, bool precise, const
     }
     uc_ctl_set_cpu_model(e->uc, b->arch->uc_cpu_model);
     uc_hook h;
-    bool ok = uc_hook_add(e->uc, &h, UC_HOOK_INTR, (void *)on_intr, e, 1, 0) == UC_ERR_OK &&
-              uc_hook_add(e->uc, &h, UC_HOOK_MEM_INVALID, (void *)on_mem_invalid, e, 1, 0) ==
-                  UC_ERR_OK;
+    bool ok =
+        uc_hook_add(e->uc, &h, UC_HOOK_INTR, (void *)on_intr, e, 1, 0) == UC_ERR_OK &&
+        uc_hook_add(e->uc, &h, UC_HOOK_MEM_INVALID, (void *)on_mem_invalid, e, 1, 0) == UC_ERR_OK;
     if (ok && b->arch->id == ARCH_X86_64)
         ok = uc_hook_add(e->uc, &h, UC_HOOK_INSN, (void *)on_syscall_x86, e, 1, 0,
                          UC_X86_INS_SYSCALL) == UC_ERR_OK;
@@ -386,8 +386,7 @@ bool backend_page_is_fast(struct engine *e, void *cpu, uint64_t vaddr)
     if (!b->emu->fast_stores)
         return false;
     struct vma_info v;
-    return aspace_lookup(b->as, vaddr, &v) && (v.prot & LX_PROT_WRITE) &&
-           !(v.prot & LX_PROT_EXEC);
+    return aspace_lookup(b->as, vaddr, &v) && (v.prot & LX_PROT_WRITE) && !(v.prot & LX_PROT_EXEC);
 }
 
 static void fault_exit(struct backend *b, struct emu_exit *out)

@@ -148,25 +148,49 @@ static long futex_wake_op(struct kernel *k, struct task *t, guest_addr_t uaddr, 
         return -LX_EFAULT;
     uint32_t nv;
     switch (op) {
-    case 0: nv = (uint32_t)soparg; break;
-    case 1: nv = old + (uint32_t)soparg; break;
-    case 2: nv = old | (uint32_t)soparg; break;
-    case 3: nv = old & ~(uint32_t)soparg; break;
-    case 4: nv = old ^ (uint32_t)soparg; break;
-    default: return -LX_ENOSYS;
+    case 0:
+        nv = (uint32_t)soparg;
+        break;
+    case 1:
+        nv = old + (uint32_t)soparg;
+        break;
+    case 2:
+        nv = old | (uint32_t)soparg;
+        break;
+    case 3:
+        nv = old & ~(uint32_t)soparg;
+        break;
+    case 4:
+        nv = old ^ (uint32_t)soparg;
+        break;
+    default:
+        return -LX_ENOSYS;
     }
     if (aspace_write(task_as(t), uaddr2, &nv, 4) != 0)
         return -LX_EFAULT;
     bool hit;
     int32_t o = (int32_t)old;
     switch (cmp) {
-    case 0: hit = o == scmparg; break;
-    case 1: hit = o != scmparg; break;
-    case 2: hit = o < scmparg; break;
-    case 3: hit = o <= scmparg; break;
-    case 4: hit = o > scmparg; break;
-    case 5: hit = o >= scmparg; break;
-    default: return -LX_ENOSYS;
+    case 0:
+        hit = o == scmparg;
+        break;
+    case 1:
+        hit = o != scmparg;
+        break;
+    case 2:
+        hit = o < scmparg;
+        break;
+    case 3:
+        hit = o <= scmparg;
+        break;
+    case 4:
+        hit = o > scmparg;
+        break;
+    case 5:
+        hit = o >= scmparg;
+        break;
+    default:
+        return -LX_ENOSYS;
     }
     long woken = futex_wake_addr(k, t, uaddr, n);
     if (hit)

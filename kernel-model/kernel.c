@@ -17,7 +17,7 @@
 
 /* Address space reserved for the model's state; untouched pages cost nothing. */
 #define ARENA_RESERVE (1ULL << 30)
-#define STACK_RLIMIT (8ULL << 20)
+#define STACK_RLIMIT  (8ULL << 20)
 
 void kernel_config_defaults(struct kernel_config *cfg)
 {
@@ -52,8 +52,8 @@ struct kernel *kernel_create(const struct kernel_config *cfg, char *err, size_t 
     }
     k->st = arena_alloc(k->arena, sizeof(struct kstate), 64);
     struct emu_config ecfg = {.arch = cfg->arch,
-                              .fast_stores = cfg->no_fast_stores ? EMU_FAST_STORES_OFF
-                                                                 : EMU_FAST_STORES_AUTO,
+                              .fast_stores =
+                                  cfg->no_fast_stores ? EMU_FAST_STORES_OFF : EMU_FAST_STORES_AUTO,
                               .verify_icount = cfg->verify_icount};
     const char *why = NULL;
     k->emu = emu_create(&ecfg, k->arena, &why);
@@ -175,10 +175,18 @@ void kernel_print_stats(const struct kernel *k, FILE *out)
         size_t offset;
     } figures[] = {
 #define FIGURE(f) {#f, offsetof(struct kstats, f)}
-        FIGURE(slices),          FIGURE(syscalls),          FIGURE(context_switches),
-        FIGURE(preemptions),     FIGURE(migrations),        FIGURE(signals_delivered),
-        FIGURE(futex_waits),     FIGURE(rseq_fixups),       FIGURE(rseq_aborts),
-        FIGURE(rseq_aborts_preempt), FIGURE(rseq_aborts_migrate), FIGURE(rseq_aborts_signal),
+        FIGURE(slices),
+        FIGURE(syscalls),
+        FIGURE(context_switches),
+        FIGURE(preemptions),
+        FIGURE(migrations),
+        FIGURE(signals_delivered),
+        FIGURE(futex_waits),
+        FIGURE(rseq_fixups),
+        FIGURE(rseq_aborts),
+        FIGURE(rseq_aborts_preempt),
+        FIGURE(rseq_aborts_migrate),
+        FIGURE(rseq_aborts_signal),
 #undef FIGURE
     };
     fprintf(out, "stat insns %llu\n", (unsigned long long)k->st->total_insns);

@@ -17,11 +17,11 @@
 #include "kernel.h"
 #include "rng.h"
 
-#define TASK_MAX 1024
-#define PROC_MAX 128
-#define MM_MAX 64
-#define FD_MAX 256
-#define TIMER_MAX 4096
+#define TASK_MAX      1024
+#define PROC_MAX      128
+#define MM_MAX        64
+#define FD_MAX        256
+#define TIMER_MAX     4096
 #define FUTEX_BUCKETS 256
 
 struct aspace;
@@ -34,7 +34,7 @@ struct ksiginfo {
     int32_t code;
     int32_t kind; /* enum ksiginfo_kind */
     int32_t status;
-    uint64_t a; /* KSI_KILL/KSI_CHLD: pid | uid << 32; KSI_FAULT: address */
+    uint64_t a;         /* KSI_KILL/KSI_CHLD: pid | uid << 32; KSI_FAULT: address */
     uint64_t arch_code; /* KSI_FAULT: the arch's fault syndrome for the signal frame */
 };
 
@@ -87,7 +87,7 @@ enum restart_kind { RESTART_NONE, RESTART_NANOSLEEP, RESTART_FUTEX_WAIT };
 struct task_restart {
     enum restart_kind kind;
     uint64_t deadline_ns;
-    guest_addr_t addr;  /* futex word, or where nanosleep reports the time left */
+    guest_addr_t addr; /* futex word, or where nanosleep reports the time left */
     uint32_t val, bitset;
 };
 
@@ -101,7 +101,7 @@ enum task_state {
 
 /* rseq registration and event state of one thread (spec 1.3). */
 struct task_rseq {
-    guest_addr_t area;  /* 0: not registered */
+    guest_addr_t area; /* 0: not registered */
     uint32_t len;
     uint32_t sig;
     uint32_t event_mask; /* RSEQ_EVENT_* */
@@ -116,9 +116,9 @@ struct task {
     int tid;
     struct process *proc;
     struct cpu_ctx ctx;
-    uint64_t insns;     /* retired by this thread: its own position in a schedule */
-    int cpu;            /* current or last CPU */
-    uint64_t affinity;  /* allowed CPUs, bit per CPU */
+    uint64_t insns;    /* retired by this thread: its own position in a schedule */
+    int cpu;           /* current or last CPU */
+    uint64_t affinity; /* allowed CPUs, bit per CPU */
     /* scheduling */
     struct task *rq_next, *rq_prev;
     uint64_t quantum_left;
@@ -134,14 +134,14 @@ struct task {
     guest_addr_t clear_child_tid;
     guest_addr_t robust_list;
     /* syscalls */
-    uint64_t sysno;     /* of the syscall in progress, for restarts */
+    uint64_t sysno; /* of the syscall in progress, for restarts */
     uint64_t orig_arg0;
     bool in_syscall;
     struct task_restart restart;
     struct task_wait wait;
     struct task_rseq rseq;
-    bool rtu_pending;   /* signals or notify-resume to look at before user code runs */
-    char comm[16];      /* prctl(PR_SET_NAME) */
+    bool rtu_pending; /* signals or notify-resume to look at before user code runs */
+    char comm[16];    /* prctl(PR_SET_NAME) */
 };
 
 enum proc_state { PROC_FREE = 0, PROC_ALIVE, PROC_ZOMBIE };
@@ -149,9 +149,9 @@ enum proc_state { PROC_FREE = 0, PROC_ALIVE, PROC_ZOMBIE };
 enum fd_kind { FD_NONE = 0, FD_HOST, FD_VFILE, FD_NULL };
 struct fd_entry {
     enum fd_kind kind;
-    int host_fd;  /* FD_HOST */
-    int vfile;    /* FD_VFILE: index in vfs.c's table */
-    int flags;    /* open flags (access mode, O_CLOEXEC) */
+    int host_fd; /* FD_HOST */
+    int vfile;   /* FD_VFILE: index in vfs.c's table */
+    int flags;   /* open flags (access mode, O_CLOEXEC) */
     uint64_t offset;
 };
 
@@ -166,7 +166,7 @@ struct process {
     uint64_t pending; /* process-directed */
     struct ksiginfo pending_info[LX_NSIG];
     bool group_exiting;
-    int exit_code; /* wait status */
+    int exit_code;   /* wait status */
     int exit_signal; /* sent to the parent when the process ends */
     uint64_t insns;  /* retired by all threads, live and dead */
     /* ITIMER_REAL */
@@ -197,10 +197,10 @@ struct kcpu {
     struct task *curr;
     struct task *rq_head, *rq_tail;
     int rq_len;
-    uint64_t clock_ns; /* this CPU's virtual time */
+    uint64_t clock_ns;     /* this CPU's virtual time */
     uint64_t slice_end_ns; /* when the host loop next looks at another CPU */
-    bool resched;      /* switch at the next chance (yield, wake-up preemption) */
-    uint64_t inject_at;     /* insns of curr at which the policy preempts or migrates it */
+    bool resched;          /* switch at the next chance (yield, wake-up preemption) */
+    uint64_t inject_at;    /* insns of curr at which the policy preempts or migrates it */
     int inject_kind;
 };
 
@@ -209,7 +209,7 @@ struct timer {
     uint64_t when_ns;
     uint64_t seq; /* ties broken in arming order */
     int kind;
-    int index;    /* task or process slot */
+    int index; /* task or process slot */
     uint32_t gen;
 };
 
@@ -237,8 +237,8 @@ struct kstate {
     struct task *futex_buckets[FUTEX_BUCKETS];
     struct rng sched_rng, getrandom_rng;
     int next_tid;
-    int cur_cpu;       /* the CPU whose thread the model is serving */
-    uint64_t event_ns; /* virtual time of what the model is doing now */
+    int cur_cpu;            /* the CPU whose thread the model is serving */
+    uint64_t event_ns;      /* virtual time of what the model is doing now */
     uint64_t time_floor_ns; /* clocks never read lower than this: they never go back */
     uint64_t total_insns;
     struct hash64 digest;

@@ -6,7 +6,7 @@
 
 /* CLOCK_REALTIME at virtual time 0: 2026-01-01T00:00:00Z, the same on every host. */
 #define KTIME_REALTIME_BASE_NS (1767225600ULL * 1000000000ULL)
-#define NSEC_PER_SEC 1000000000ULL
+#define NSEC_PER_SEC           1000000000ULL
 
 /* A struct timespec from guest memory: 0, -LX_EFAULT, or -LX_EINVAL when out of range. */
 int ktime_read_timespec(struct kernel *k, struct task *t, guest_addr_t addr, uint64_t *ns);

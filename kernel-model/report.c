@@ -76,8 +76,9 @@ void report_threads(struct kernel *k)
         char where[256];
         report_location(k, t, task_reg(k, t, REG_IP), where, sizeof(where));
         if (t->state == TASK_BLOCKED && t->wait.kind == WAIT_FUTEX)
-            report_fatal(k, "  tid %d (pid %d) blocked in futex wait on 0x%llx, after %llu "
-                            "instructions, at %s",
+            report_fatal(k,
+                         "  tid %d (pid %d) blocked in futex wait on 0x%llx, after %llu "
+                         "instructions, at %s",
                          t->tid, t->proc->pid, (unsigned long long)t->wait.futex_addr,
                          (unsigned long long)t->insns, where);
         else

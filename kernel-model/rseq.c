@@ -12,10 +12,10 @@
 #include "syscall.h"
 #include "task.h"
 
-#define RSEQ_FLAG_UNREGISTER 1
-#define RSEQ_ORIG_SIZE 32
+#define RSEQ_FLAG_UNREGISTER  1
+#define RSEQ_ORIG_SIZE        32
 #define RSEQ_FEATURE_SIZE_K63 28 /* offsetof(struct rseq, end) in 6.3..6.18 */
-#define RSEQ_ALIGN 32
+#define RSEQ_ALIGN            32
 
 struct rseq_cs {
     uint32_t version;
@@ -65,7 +65,7 @@ void rseq_fork(struct kernel *k, struct task *child, const struct task *parent, 
 
 /* Why a fixup failed, for the report; Linux only warns for the signature. */
 struct rseq_failure {
-    guest_addr_t where;  /* the address whose content was wrong or unreadable */
+    guest_addr_t where; /* the address whose content was wrong or unreadable */
     const char *what;
     uint64_t value;
 };
@@ -211,8 +211,9 @@ static void report_failure(struct kernel *k, struct task *t, const struct rseq_f
 {
     char where[256];
     report_location(k, t, task_reg(k, t, REG_IP), where, sizeof(where));
-    report_diag(k, "rseq: tid %d gets SIGSEGV: %s (at 0x%llx, value 0x%llx; rseq area 0x%llx); "
-                   "thread at %s",
+    report_diag(k,
+                "rseq: tid %d gets SIGSEGV: %s (at 0x%llx, value 0x%llx; rseq area 0x%llx); "
+                "thread at %s",
                 t->tid, f->what, (unsigned long long)f->where, (unsigned long long)f->value,
                 (unsigned long long)t->rseq.area, where);
 }

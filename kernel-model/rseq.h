@@ -6,16 +6,16 @@
 #include "kstate.h"
 
 #define RSEQ_EVENT_PREEMPT 1u
-#define RSEQ_EVENT_SIGNAL 2u
+#define RSEQ_EVENT_SIGNAL  2u
 #define RSEQ_EVENT_MIGRATE 4u
 
 /* struct rseq field offsets (spec 1.1). */
 #define RSEQ_OFF_CPU_ID_START 0
-#define RSEQ_OFF_CPU_ID 4
-#define RSEQ_OFF_RSEQ_CS 8
-#define RSEQ_OFF_FLAGS 16
-#define RSEQ_OFF_NODE_ID 20
-#define RSEQ_OFF_MM_CID 24
+#define RSEQ_OFF_CPU_ID       4
+#define RSEQ_OFF_RSEQ_CS      8
+#define RSEQ_OFF_FLAGS        16
+#define RSEQ_OFF_NODE_ID      20
+#define RSEQ_OFF_MM_CID       24
 
 /* The thread was switched out / moved to another CPU (rseq_preempt, rseq_migrate). */
 void rseq_preempt(struct kernel *k, struct task *t);

@@ -20,11 +20,11 @@
 #include "task.h"
 
 /* Default policy parameters, in instructions (= virtual nanoseconds). */
-#define SLICE_MIN 2000
-#define SLICE_SPAN 18000
-#define QUANTUM_MIN 300000
+#define SLICE_MIN    2000
+#define SLICE_SPAN   18000
+#define QUANTUM_MIN  300000
 #define QUANTUM_SPAN 2700000
-#define INJECT_SPAN 2000000
+#define INJECT_SPAN  2000000
 
 enum inject_kind { INJECT_PREEMPT, INJECT_MIGRATE };
 
@@ -103,8 +103,8 @@ static void arm_injection(struct kernel *k, struct kcpu *c, struct task *t)
 {
     c->inject_at = t->insns + 1 + sched_decide(k, DECIDE_INJECT, INJECT_SPAN);
     uint64_t others = t->affinity & sched_online_mask(k) & ~bit(c->id);
-    c->inject_kind = others && sched_decide(k, DECIDE_INJECT_KIND, 4) == 0 ? INJECT_MIGRATE
-                                                                          : INJECT_PREEMPT;
+    c->inject_kind =
+        others && sched_decide(k, DECIDE_INJECT_KIND, 4) == 0 ? INJECT_MIGRATE : INJECT_PREEMPT;
 }
 
 /* Puts t on c's queue; an idle CPU's clock catches up with the time the work arrives. */
@@ -386,8 +386,8 @@ static void timer_push(struct kernel *k, uint64_t when, int kind, int index, uin
     }
     struct timer *h = k->st->timers;
     int i = k->st->ntimers++;
-    h[i] = (struct timer){.when_ns = when, .seq = k->st->timer_seq++, .kind = kind,
-                          .index = index, .gen = gen};
+    h[i] = (struct timer){
+        .when_ns = when, .seq = k->st->timer_seq++, .kind = kind, .index = index, .gen = gen};
     while (i > 0 && timer_before(&h[i], &h[(i - 1) / 2])) {
         timer_swap(&h[i], &h[(i - 1) / 2]);
         i = (i - 1) / 2;
@@ -405,8 +405,7 @@ void timer_arm_itimer(struct kernel *k, struct process *p)
 {
     p->itimer_gen++;
     if (p->itimer_deadline_ns)
-        timer_push(k, p->itimer_deadline_ns, TIMER_ITIMER, (int)(p - k->st->procs),
-                   p->itimer_gen);
+        timer_push(k, p->itimer_deadline_ns, TIMER_ITIMER, (int)(p - k->st->procs), p->itimer_gen);
 }
 
 static void timer_fire(struct kernel *k, const struct timer *tm_top)
@@ -462,7 +461,8 @@ static uint64_t run_budget(struct kernel *k, struct kcpu *c, struct task *t)
             b = slice;
     }
     if (k->cfg.max_insns) {
-        uint64_t left = k->cfg.max_insns > k->st->total_insns ? k->cfg.max_insns - k->st->total_insns : 0;
+        uint64_t left =
+            k->cfg.max_insns > k->st->total_insns ? k->cfg.max_insns - k->st->total_insns : 0;
         if (left < b)
             b = left;
     }

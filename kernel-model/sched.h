@@ -12,11 +12,11 @@
 #define NS_PER_INSN 1ULL
 
 enum sched_decision {
-    DECIDE_SLICE,     /* instructions before the host loop looks at another CPU */
-    DECIDE_QUANTUM,   /* a thread's time slice */
-    DECIDE_INJECT,    /* instructions until the policy preempts or migrates a thread */
+    DECIDE_SLICE,   /* instructions before the host loop looks at another CPU */
+    DECIDE_QUANTUM, /* a thread's time slice */
+    DECIDE_INJECT,  /* instructions until the policy preempts or migrates a thread */
     DECIDE_INJECT_KIND,
-    DECIDE_CPU,       /* a CPU among candidates */
+    DECIDE_CPU, /* a CPU among candidates */
     DECIDE_COUNT
 };
 

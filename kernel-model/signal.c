@@ -17,32 +17,29 @@
 #define UNBLOCKABLE (LX_SIGBIT(LX_SIGKILL) | LX_SIGBIT(LX_SIGSTOP))
 /* Synchronous signals are dequeued first (kernel/signal.c SYNCHRONOUS_MASK). */
 #define SYNCHRONOUS                                                                                \
-    (LX_SIGBIT(LX_SIGSEGV) | LX_SIGBIT(LX_SIGBUS) | LX_SIGBIT(LX_SIGILL) |                         \
-     LX_SIGBIT(LX_SIGTRAP) | LX_SIGBIT(LX_SIGFPE) | LX_SIGBIT(LX_SIGSYS))
+    (LX_SIGBIT(LX_SIGSEGV) | LX_SIGBIT(LX_SIGBUS) | LX_SIGBIT(LX_SIGILL) | LX_SIGBIT(LX_SIGTRAP) | \
+     LX_SIGBIT(LX_SIGFPE) | LX_SIGBIT(LX_SIGSYS))
 #define DEFAULT_IGNORE                                                                             \
-    (LX_SIGBIT(LX_SIGCHLD) | LX_SIGBIT(LX_SIGURG) | LX_SIGBIT(LX_SIGWINCH) |                       \
-     LX_SIGBIT(LX_SIGCONT))
+    (LX_SIGBIT(LX_SIGCHLD) | LX_SIGBIT(LX_SIGURG) | LX_SIGBIT(LX_SIGWINCH) | LX_SIGBIT(LX_SIGCONT))
 /* Job control is not modelled: stop signals are ignored. */
 #define DEFAULT_STOP                                                                               \
-    (LX_SIGBIT(LX_SIGSTOP) | LX_SIGBIT(LX_SIGTSTP) | LX_SIGBIT(LX_SIGTTIN) |                       \
-     LX_SIGBIT(LX_SIGTTOU))
+    (LX_SIGBIT(LX_SIGSTOP) | LX_SIGBIT(LX_SIGTSTP) | LX_SIGBIT(LX_SIGTTIN) | LX_SIGBIT(LX_SIGTTOU))
 #define DEFAULT_CORE                                                                               \
     (LX_SIGBIT(LX_SIGQUIT) | LX_SIGBIT(LX_SIGILL) | LX_SIGBIT(LX_SIGTRAP) |                        \
-     LX_SIGBIT(LX_SIGABRT) | LX_SIGBIT(LX_SIGBUS) | LX_SIGBIT(LX_SIGFPE) |                         \
-     LX_SIGBIT(LX_SIGSEGV) | LX_SIGBIT(LX_SIGXCPU) | LX_SIGBIT(LX_SIGXFSZ) |                       \
-     LX_SIGBIT(LX_SIGSYS))
+     LX_SIGBIT(LX_SIGABRT) | LX_SIGBIT(LX_SIGBUS) | LX_SIGBIT(LX_SIGFPE) | LX_SIGBIT(LX_SIGSEGV) | \
+     LX_SIGBIT(LX_SIGXCPU) | LX_SIGBIT(LX_SIGXFSZ) | LX_SIGBIT(LX_SIGSYS))
 
 static const char *const signal_names[LX_NSIG + 1] = {
-    [LX_SIGHUP] = "SIGHUP",   [LX_SIGINT] = "SIGINT",     [LX_SIGQUIT] = "SIGQUIT",
-    [LX_SIGILL] = "SIGILL",   [LX_SIGTRAP] = "SIGTRAP",   [LX_SIGABRT] = "SIGABRT",
-    [LX_SIGBUS] = "SIGBUS",   [LX_SIGFPE] = "SIGFPE",     [LX_SIGKILL] = "SIGKILL",
-    [LX_SIGUSR1] = "SIGUSR1", [LX_SIGSEGV] = "SIGSEGV",   [LX_SIGUSR2] = "SIGUSR2",
-    [LX_SIGPIPE] = "SIGPIPE", [LX_SIGALRM] = "SIGALRM",   [LX_SIGTERM] = "SIGTERM",
-    [LX_SIGSTKFLT] = "SIGSTKFLT", [LX_SIGCHLD] = "SIGCHLD", [LX_SIGCONT] = "SIGCONT",
-    [LX_SIGSTOP] = "SIGSTOP", [LX_SIGTSTP] = "SIGTSTP",   [LX_SIGTTIN] = "SIGTTIN",
-    [LX_SIGTTOU] = "SIGTTOU", [LX_SIGURG] = "SIGURG",     [LX_SIGXCPU] = "SIGXCPU",
-    [LX_SIGXFSZ] = "SIGXFSZ", [LX_SIGVTALRM] = "SIGVTALRM", [LX_SIGPROF] = "SIGPROF",
-    [LX_SIGWINCH] = "SIGWINCH", [LX_SIGIO] = "SIGIO",     [LX_SIGPWR] = "SIGPWR",
+    [LX_SIGHUP] = "SIGHUP",       [LX_SIGINT] = "SIGINT",       [LX_SIGQUIT] = "SIGQUIT",
+    [LX_SIGILL] = "SIGILL",       [LX_SIGTRAP] = "SIGTRAP",     [LX_SIGABRT] = "SIGABRT",
+    [LX_SIGBUS] = "SIGBUS",       [LX_SIGFPE] = "SIGFPE",       [LX_SIGKILL] = "SIGKILL",
+    [LX_SIGUSR1] = "SIGUSR1",     [LX_SIGSEGV] = "SIGSEGV",     [LX_SIGUSR2] = "SIGUSR2",
+    [LX_SIGPIPE] = "SIGPIPE",     [LX_SIGALRM] = "SIGALRM",     [LX_SIGTERM] = "SIGTERM",
+    [LX_SIGSTKFLT] = "SIGSTKFLT", [LX_SIGCHLD] = "SIGCHLD",     [LX_SIGCONT] = "SIGCONT",
+    [LX_SIGSTOP] = "SIGSTOP",     [LX_SIGTSTP] = "SIGTSTP",     [LX_SIGTTIN] = "SIGTTIN",
+    [LX_SIGTTOU] = "SIGTTOU",     [LX_SIGURG] = "SIGURG",       [LX_SIGXCPU] = "SIGXCPU",
+    [LX_SIGXFSZ] = "SIGXFSZ",     [LX_SIGVTALRM] = "SIGVTALRM", [LX_SIGPROF] = "SIGPROF",
+    [LX_SIGWINCH] = "SIGWINCH",   [LX_SIGIO] = "SIGIO",         [LX_SIGPWR] = "SIGPWR",
     [LX_SIGSYS] = "SIGSYS",
 };
 
@@ -300,8 +297,8 @@ static void restart_fixup(struct kernel *k, struct task *t, const struct ksigact
         syscall_set_return(k, t, -LX_EINTR);
         return;
     }
-    uint64_t nr = ret == -LX_ERESTART_RESTARTBLOCK ? (uint64_t)syscall_nr(k, "restart_syscall")
-                                                   : t->sysno;
+    uint64_t nr =
+        ret == -LX_ERESTART_RESTARTBLOCK ? (uint64_t)syscall_nr(k, "restart_syscall") : t->sysno;
     task_set_reg(k, t, REG_ARG0, t->orig_arg0);
     task_set_reg(k, t, REG_SYSNO, nr);
     task_set_reg(k, t, REG_IP, task_reg(k, t, REG_IP) - k->arch->syscall_insn_len);

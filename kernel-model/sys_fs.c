@@ -12,16 +12,16 @@
 #include "task.h"
 #include "vfs.h"
 
-#define PATH_MAX_LX 4096
-#define F_DUPFD 0
-#define F_GETFD 1
-#define F_SETFD 2
-#define F_GETFL 3
-#define F_SETFL 4
+#define PATH_MAX_LX     4096
+#define F_DUPFD         0
+#define F_GETFD         1
+#define F_SETFD         2
+#define F_GETFL         3
+#define F_SETFL         4
 #define F_DUPFD_CLOEXEC 1030
-#define FD_CLOEXEC 1
-#define IO_CHUNK 65536
-#define VFILE_MAX 65536
+#define FD_CLOEXEC      1
+#define IO_CHUNK        65536
+#define VFILE_MAX       65536
 
 static struct fd_entry *fd_get(struct task *t, uint64_t fd)
 {
@@ -39,8 +39,7 @@ static int fd_alloc(struct process *p, int from)
 }
 
 /* Copies a path from the guest and makes it absolute (the working directory is "/"). */
-static long read_path(struct kernel *k, struct task *t, int64_t dirfd, guest_addr_t addr,
-                      char *out)
+static long read_path(struct kernel *k, struct task *t, int64_t dirfd, guest_addr_t addr, char *out)
 {
     char raw[PATH_MAX_LX];
     long n = aspace_read_str(task_as(t), addr, raw, sizeof(raw));
@@ -79,9 +78,8 @@ static long do_open(struct kernel *k, struct task *t, int64_t dirfd, guest_addr_
     int fd = fd_alloc(t->proc, 0);
     if (fd < 0)
         return fd;
-    t->proc->fds[fd] = (struct fd_entry){.kind = vfs_is_null(vf) ? FD_NULL : FD_VFILE,
-                                         .vfile = vf,
-                                         .flags = flags};
+    t->proc->fds[fd] = (struct fd_entry){
+        .kind = vfs_is_null(vf) ? FD_NULL : FD_VFILE, .vfile = vf, .flags = flags};
     return fd;
 }
 

@@ -216,10 +216,10 @@ long sys_arch_prctl(struct kernel *k, struct task *t, const struct sys_args *a)
 
 #define PR_SET_PDEATHSIG 1
 #define PR_GET_PDEATHSIG 2
-#define PR_GET_DUMPABLE 3
-#define PR_SET_DUMPABLE 4
-#define PR_SET_NAME 15
-#define PR_GET_NAME 16
+#define PR_GET_DUMPABLE  3
+#define PR_SET_DUMPABLE  4
+#define PR_SET_NAME      15
+#define PR_GET_NAME      16
 
 long sys_prctl(struct kernel *k, struct task *t, const struct sys_args *a)
 {

@@ -5,8 +5,8 @@
 #include "syscall.h"
 #include "task.h"
 
-#define PAGE 4096ULL
-#define PAGE_UP(x) (((x) + PAGE - 1) & ~(PAGE - 1))
+#define PAGE          4096ULL
+#define PAGE_UP(x)    (((x) + PAGE - 1) & ~(PAGE - 1))
 #define MMAP_MIN_ADDR 0x10000ULL
 
 guest_addr_t mm_place(struct kernel *k, struct mm *mm, uint64_t len)

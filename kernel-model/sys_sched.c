@@ -94,12 +94,16 @@ long sys_sched_get_priority_max(struct kernel *k, struct task *t, const struct s
 {
     (void)k, (void)t;
     int policy = (int)a->a[0];
-    return policy == 1 || policy == 2 ? 99 : policy == 0 || policy == 3 || policy == 5 ? 0 : -LX_EINVAL;
+    return policy == 1 || policy == 2                  ? 99
+           : policy == 0 || policy == 3 || policy == 5 ? 0
+                                                       : -LX_EINVAL;
 }
 
 long sys_sched_get_priority_min(struct kernel *k, struct task *t, const struct sys_args *a)
 {
     (void)k, (void)t;
     int policy = (int)a->a[0];
-    return policy == 1 || policy == 2 ? 1 : policy == 0 || policy == 3 || policy == 5 ? 0 : -LX_EINVAL;
+    return policy == 1 || policy == 2                  ? 1
+           : policy == 0 || policy == 3 || policy == 5 ? 0
+                                                       : -LX_EINVAL;
 }

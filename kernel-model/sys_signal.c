@@ -28,8 +28,8 @@ long sys_rt_sigaction(struct kernel *k, struct task *t, const struct sys_args *a
             return -LX_EFAULT;
         if (sig == LX_SIGKILL || sig == LX_SIGSTOP)
             return -LX_EINVAL;
-        newact = (struct ksigaction){.handler = raw[0], .flags = raw[1], .restorer = raw[2],
-                                     .mask = raw[3] & ~UNBLOCKABLE};
+        newact = (struct ksigaction){
+            .handler = raw[0], .flags = raw[1], .restorer = raw[2], .mask = raw[3] & ~UNBLOCKABLE};
     }
     if (a->a[2]) {
         const struct ksigaction *o = &p->act[sig - 1];
@@ -106,8 +106,8 @@ long sys_rt_sigreturn(struct kernel *k, struct task *t, const struct sys_args *a
     /* restore_altstack(): errors are ignored, as in Linux. */
     struct lx_stack ss = r.uc_stack;
     if (!(ss.ss_flags & LX_SS_DISABLE) && ss.ss_size >= k->arch->kernel_minsigstksz)
-        t->altstack = (struct lx_stack){ss.ss_sp, ss.ss_flags & (int32_t)LX_SS_AUTODISARM,
-                                        ss.ss_size};
+        t->altstack =
+            (struct lx_stack){ss.ss_sp, ss.ss_flags & (int32_t)LX_SS_AUTODISARM, ss.ss_size};
     else if (ss.ss_flags & LX_SS_DISABLE)
         t->altstack = (struct lx_stack){.ss_flags = LX_SS_DISABLE};
     return SYS_NORETURN;
@@ -142,11 +142,10 @@ long sys_sigaltstack(struct kernel *k, struct task *t, const struct sys_args *a)
         }
         if (a->a[1] && put_stack(k, t, a->a[1], &cur) != 0)
             return -LX_EFAULT;
-        t->altstack = (struct lx_stack){ss.ss_sp,
-                                        mode == LX_SS_DISABLE
-                                            ? LX_SS_DISABLE
-                                            : ss.ss_flags & (int32_t)LX_SS_AUTODISARM,
-                                        ss.ss_size};
+        t->altstack = (struct lx_stack){
+            ss.ss_sp,
+            mode == LX_SS_DISABLE ? LX_SS_DISABLE : ss.ss_flags & (int32_t)LX_SS_AUTODISARM,
+            ss.ss_size};
         return 0;
     }
     return a->a[1] ? put_stack(k, t, a->a[1], &cur) : 0;

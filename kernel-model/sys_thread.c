@@ -163,7 +163,7 @@ long sys_vfork(struct kernel *k, struct task *t, const struct sys_args *a)
     return do_clone(k, t, &r);
 }
 
-#define CLONE_ARGS_SIZE_VER0 64
+#define CLONE_ARGS_SIZE_VER0  64
 #define CLONE_ARGS_SIZE_KNOWN 88
 
 long sys_clone3(struct kernel *k, struct task *t, const struct sys_args *a)
@@ -275,8 +275,8 @@ static long wait_once(struct kernel *k, struct task *t, int64_t pid, int options
             struct ksiginfo info = {.signo = LX_SIGCHLD,
                                     .kind = KSI_CHLD,
                                     .a = (uint64_t)(uint32_t)c->pid | (uint64_t)1000 << 32};
-            info.code = (st & 0x7f) == 0 ? LX_CLD_EXITED
-                                         : (st & 0x80 ? LX_CLD_DUMPED : LX_CLD_KILLED);
+            info.code =
+                (st & 0x7f) == 0 ? LX_CLD_EXITED : (st & 0x80 ? LX_CLD_DUMPED : LX_CLD_KILLED);
             info.status = (st & 0x7f) == 0 ? (st >> 8) & 0xff : st & 0x7f;
             uint8_t bytes[LX_SIGINFO_SIZE];
             signal_siginfo_bytes(&info, bytes);

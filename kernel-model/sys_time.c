@@ -65,8 +65,8 @@ static long sleep_until(struct kernel *k, struct task *t, uint64_t deadline, gue
     t->wait.kind = WAIT_SLEEP;
     t->wait.timeout_ret = 0;
     t->wait.interrupted_ret = restartable ? -LX_ERESTART_RESTARTBLOCK : -LX_ERESTARTNOHAND;
-    t->restart = (struct task_restart){.kind = RESTART_NANOSLEEP, .deadline_ns = deadline,
-                                       .addr = rem};
+    t->restart =
+        (struct task_restart){.kind = RESTART_NANOSLEEP, .deadline_ns = deadline, .addr = rem};
     sched_block(k, t);
     timer_arm_task(k, t, deadline);
     return SYS_BLOCKED;
@@ -218,7 +218,8 @@ long sys_alarm(struct kernel *k, struct task *t, const struct sys_args *a)
     struct process *p = t->proc;
     uint64_t left = itimer_left(k, t);
     p->itimer_interval_ns = 0;
-    p->itimer_deadline_ns = a->a[0] ? sched_now(k, t) + (uint64_t)(uint32_t)a->a[0] * NSEC_PER_SEC : 0;
+    p->itimer_deadline_ns =
+        a->a[0] ? sched_now(k, t) + (uint64_t)(uint32_t)a->a[0] * NSEC_PER_SEC : 0;
     timer_arm_itimer(k, p);
     return (long)((left + NSEC_PER_SEC / 2) / NSEC_PER_SEC);
 }

@@ -11,7 +11,7 @@ struct sys_args {
 
 /* Handlers return a value for the guest (>= 0 or -LX_Exxx, or a -LX_ERESTART* code that the
  * return-to-user path resolves), or one of these, which never reach the guest. */
-#define SYS_BLOCKED (-0x10000L)  /* the thread blocked; whoever wakes it sets the result */
+#define SYS_BLOCKED  (-0x10000L) /* the thread blocked; whoever wakes it sets the result */
 #define SYS_NORETURN (-0x10001L) /* the registers already hold the outcome (exit, sigreturn) */
 
 typedef long (*sys_handler_fn)(struct kernel *k, struct task *t, const struct sys_args *a);

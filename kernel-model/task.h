@@ -20,8 +20,7 @@ static inline uint64_t task_reg(const struct kernel *k, const struct task *t, en
     return arch_reg(k->arch, &t->ctx.regs, r);
 }
 
-static inline void task_set_reg(const struct kernel *k, struct task *t, enum reg_role r,
-                                uint64_t v)
+static inline void task_set_reg(const struct kernel *k, struct task *t, enum reg_role r, uint64_t v)
 {
     arch_set_reg(k->arch, &t->ctx.regs, r, v);
 }

@@ -68,7 +68,9 @@ static size_t maps(struct kernel *k, struct task *t, char *buf, size_t cap)
     for (size_t i = 0; i < aspace_vma_count(as) && n < cap; i++) {
         struct vma_info v;
         aspace_vma_at(as, i, &v);
-        const char *name = v.flags & ASPACE_MAP_STACK ? "[stack]" : v.flags & ASPACE_MAP_HEAP ? "[heap]" : "";
+        const char *name = v.flags & ASPACE_MAP_STACK  ? "[stack]"
+                           : v.flags & ASPACE_MAP_HEAP ? "[heap]"
+                                                       : "";
         if (!name[0] && t->proc->mm->image && v.start < t->proc->mm->brk_start &&
             v.start >= (k->arch->id == ARCH_X86_64 ? 0x400000ULL : 0x400000ULL))
             name = elf_image_name(t->proc->mm->image);
@@ -96,8 +98,9 @@ size_t vfs_content(struct kernel *k, struct task *t, int vfile, char *buf, size_
         uint64_t online = sched_online_mask(k);
         for (int i = 0; i < k->cfg.ncpus && n < cap; i++)
             if (online & (1ULL << i))
-                n += (size_t)snprintf(buf + n, cap - n, "processor\t: %d\nmodel name\t: rseqemu "
-                                                        "%s vCPU\n\n",
+                n += (size_t)snprintf(buf + n, cap - n,
+                                      "processor\t: %d\nmodel name\t: rseqemu "
+                                      "%s vCPU\n\n",
                                       i, k->arch->name);
         return n < cap ? n : cap;
     }
@@ -124,6 +127,6 @@ void vfs_init_stdio(struct kernel *k, struct process *p)
 {
     int host[3] = {k->cfg.stdin_fd, k->cfg.stdout_fd, k->cfg.stderr_fd};
     for (int i = 0; i < 3; i++)
-        p->fds[i] = (struct fd_entry){.kind = FD_HOST, .host_fd = host[i],
-                                      .flags = i == 0 ? LX_O_RDONLY : LX_O_WRONLY};
+        p->fds[i] = (struct fd_entry){
+            .kind = FD_HOST, .host_fd = host[i], .flags = i == 0 ? LX_O_RDONLY : LX_O_WRONLY};
 }

@@ -84,8 +84,8 @@ static void expect_position(const struct machine *m, uint64_t n)
                  (unsigned long long)n);
     static const uint64_t x86_off[4] = {0, 3, 6, 9};
     uint64_t want = CODE + (m->arch->id == ARCH_X86_64 ? x86_off[part] : part * 4);
-    cr_expect_eq(arch_reg(m->arch, &m->ctx.regs, REG_IP), want, "%s IP after %llu",
-                 m->arch->name, (unsigned long long)n);
+    cr_expect_eq(arch_reg(m->arch, &m->ctx.regs, REG_IP), want, "%s IP after %llu", m->arch->name,
+                 (unsigned long long)n);
 }
 
 Test(engine, exact_budgets_stop_on_the_exact_instruction)

@@ -9,7 +9,7 @@
 
 struct expectation {
     const char *fault;
-    const char *x86_64;  /* handler's line, or NULL when the fault does not exist there */
+    const char *x86_64; /* handler's line, or NULL when the fault does not exist there */
     const char *aarch64;
     int x86_64_status, aarch64_status; /* without a handler */
 };

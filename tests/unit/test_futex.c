@@ -35,8 +35,7 @@ static void check(const char *arch, int cpus, uint64_t seed)
     cr_assert_eq(guest_run(arch, "futex_ops", NULL, &o, &r), 0, "%s", r.err);
     cr_assert_eq(r.outcome, KERNEL_EXITED, "%s: outcome %d\n%s", arch, r.outcome, r.err);
     cr_assert_eq(r.status, 0);
-    cr_assert_str_eq(r.out, expected, "%s cpus %d seed %llu", arch, cpus,
-                     (unsigned long long)seed);
+    cr_assert_str_eq(r.out, expected, "%s cpus %d seed %llu", arch, cpus, (unsigned long long)seed);
 }
 
 /* spec 7.6 */

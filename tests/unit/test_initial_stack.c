@@ -106,10 +106,7 @@ static void machine_close(struct machine *m)
     free(m->file);
 }
 
-static const Elf64_Ehdr *file_ehdr(const struct machine *m)
-{
-    return (const Elf64_Ehdr *)m->file;
-}
+static const Elf64_Ehdr *file_ehdr(const struct machine *m) { return (const Elf64_Ehdr *)m->file; }
 
 static const Elf64_Phdr *file_phdr(const struct machine *m, int i)
 {

@@ -36,10 +36,7 @@ static struct file read_guest(const char *arch, const char *name)
     return out;
 }
 
-static Elf64_Ehdr *ehdr(const struct file *f)
-{
-    return (Elf64_Ehdr *)f->data;
-}
+static Elf64_Ehdr *ehdr(const struct file *f) { return (Elf64_Ehdr *)f->data; }
 
 static Elf64_Phdr *phdr(const struct file *f, int i)
 {

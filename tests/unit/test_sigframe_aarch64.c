@@ -36,10 +36,7 @@ static void mem_setup(void)
         info[i] = (uint8_t)(i ^ 0x5c);
 }
 
-static void mem_teardown(void)
-{
-    fake_mem_fini(&mem);
-}
+static void mem_teardown(void) { fake_mem_fini(&mem); }
 
 TestSuite(sigframe_aarch64, .init = mem_setup, .fini = mem_teardown);
 

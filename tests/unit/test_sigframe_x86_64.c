@@ -34,10 +34,7 @@ static void mem_setup(void)
         info[i] = (uint8_t)(i ^ 0x5c);
 }
 
-static void mem_teardown(void)
-{
-    fake_mem_fini(&mem);
-}
+static void mem_teardown(void) { fake_mem_fini(&mem); }
 
 TestSuite(sigframe_x86_64, .init = mem_setup, .fini = mem_teardown);
 
@@ -98,10 +95,7 @@ static struct sigframe_req sample_req(void)
 }
 
 /* The handler's `ret` into __restore_rt pops pretcode before rt_sigreturn runs. */
-static void handler_returns(struct arch_regs *regs)
-{
-    regs->x86.rsp += 8;
-}
+static void handler_returns(struct arch_regs *regs) { regs->x86.rsp += 8; }
 
 static void assert_regs_equal(const struct arch_regs *a, const struct arch_regs *b)
 {
