@@ -57,6 +57,7 @@ struct backend {
 
     /* The current run. */
     uint64_t budget;
+    uint64_t budget_stop; /* what the block hooks compare with */
     bool exact;
     uint64_t insns;
     uint64_t precise_left;
@@ -119,29 +120,12 @@ static uint32_t icount_decode(struct backend *b, uint64_t addr, uint64_t end)
     return n;
 }
 
-static uint32_t icount_block(struct backend *b, uint64_t addr, uint32_t size)
+/* The block would overrun the budget. An inexact run still runs its first block, so that it
+ * always makes progress; an exact one leaves the block to the precise engine. */
+static __attribute__((noinline)) void block_over_budget(uc_engine *uc, struct backend *b,
+                                                        uint64_t addr, uint32_t size, uint32_t n)
 {
-    if (b->arch->id == ARCH_AARCH64)
-        return size / 4;
-    struct icount_entry *e =
-        &b->icache[(addr ^ (addr >> ICOUNT_CACHE_BITS)) & ((1u << ICOUNT_CACHE_BITS) - 1)];
-    if (e->addr == addr && e->size == size)
-        return e->count;
-    e->addr = addr;
-    e->size = size;
-    e->count = icount_decode(b, addr, addr + size);
-    return e->count;
-}
-
-static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
-{
-    struct backend *b = ((struct engine *)user)->b;
-    uint32_t n = icount_block(b, addr, size);
-    /* Stop before a block that would overrun the budget. An inexact run still runs its first
-     * block, so that it always makes progress; an exact one leaves the block to the precise
-     * engine. (With --verify-icount the per-instruction hook stops instead: in Unicorn 2.0.1 a
-     * block-hook stop is unsafe once any code hook exists.) */
-    if (b->insns + n > b->budget && (b->insns != 0 || b->exact) && !b->emu->verify_icount) {
+    if (b->insns != 0 || b->exact) {
         b->stop = STOP_BUDGET;
         uc_emu_stop(uc);
         return;
@@ -149,6 +133,50 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
     b->insns += n;
     b->tb_start = addr;
     b->tb_size = size;
+}
+
+static inline void block_count(uc_engine *uc, struct backend *b, uint64_t addr, uint32_t size,
+                               uint32_t n)
+{
+    if (__builtin_expect(b->insns + n > b->budget_stop, 0)) {
+        block_over_budget(uc, b, addr, size, n);
+        return;
+    }
+    b->insns += n;
+    b->tb_start = addr;
+    b->tb_size = size;
+}
+
+/* x86-64, first time a block is seen: decode it for its instruction count. */
+static __attribute__((noinline)) void block_count_miss(uc_engine *uc, struct backend *b,
+                                                       struct icount_entry *e, uint64_t addr,
+                                                       uint32_t size)
+{
+    e->addr = addr;
+    e->size = size;
+    e->count = icount_decode(b, addr, addr + size);
+    block_count(uc, b, addr, size, e->count);
+}
+
+/* The block hooks run for every block the guest executes (about one per five instructions), so
+ * their common path is a frameless leaf (the slow paths are tail calls): count, compare,
+ * store. budget_stop is the budget, or no limit with --verify-icount (the per-instruction hook
+ * stops then: in Unicorn 2.0.1 a block-hook stop is unsafe once any code hook exists). */
+static void on_block_x86_64(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
+{
+    struct backend *b = user;
+    struct icount_entry *e =
+        &b->icache[(addr ^ (addr >> ICOUNT_CACHE_BITS)) & ((1u << ICOUNT_CACHE_BITS) - 1)];
+    if (__builtin_expect(e->addr != addr || e->size != size, 0)) {
+        block_count_miss(uc, b, e, addr, size);
+        return;
+    }
+    block_count(uc, b, addr, size, e->count);
+}
+
+static void on_block_aarch64(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
+{
+    block_count(uc, user, addr, size, size >> 2);
 }
 
 static void on_syscall_x86(uc_engine *uc, void *user)
@@ -241,7 +269,10 @@ static bool engine_open(struct backend *b, struct engine *e, bool precise, const
     if (ok && precise)
         ok = uc_hook_add(e->uc, &h, UC_HOOK_CODE, (void *)on_code_precise, e, 1, 0) == UC_ERR_OK;
     if (ok && !precise)
-        ok = uc_hook_add(e->uc, &h, UC_HOOK_BLOCK, (void *)on_block, e, 1, 0) == UC_ERR_OK;
+        ok = uc_hook_add(e->uc, &h, UC_HOOK_BLOCK,
+                         b->arch->id == ARCH_X86_64 ? (void *)on_block_x86_64
+                                                    : (void *)on_block_aarch64,
+                         b, 1, 0) == UC_ERR_OK;
     if (ok && !precise && b->emu->verify_icount)
         ok = uc_hook_add(e->uc, &h, UC_HOOK_CODE, (void *)on_code_verify, e, 1, 0) == UC_ERR_OK;
     if (!ok)
@@ -572,6 +603,7 @@ void backend_run(struct backend *b, const struct emu_run_params *p, struct emu_e
 {
     memset(out, 0, sizeof(*out));
     b->budget = p->budget_insns;
+    b->budget_stop = b->emu->verify_icount ? UINT64_MAX : p->budget_insns;
     b->exact = p->exact;
     b->insns = 0;
     b->time_ns = p->time_ns;
