@@ -4,7 +4,7 @@
 #include <pthread.h>
 #include <stdio.h>
 
-#define THREADS 4
+#define THREADS    4
 #define ITERATIONS 200000
 
 static volatile long counter;

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define THREADS 8
+#define THREADS    8
 #define ITERATIONS 2000
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;

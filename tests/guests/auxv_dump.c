@@ -31,10 +31,7 @@ static void aux(const char *name, unsigned long type)
         printf("%s %lu\n", name, v);
 }
 
-static const char *yes(int c)
-{
-    return c ? "yes" : "no";
-}
+static const char *yes(int c) { return c ? "yes" : "no"; }
 
 int main(int argc, char **argv)
 {

@@ -8,10 +8,7 @@
 #define STDERR_BYTES 100000
 
 /* Byte i of either stream: every value 0..255 appears, including NUL and newline. */
-static unsigned char pattern(unsigned long i)
-{
-    return (unsigned char)((i * 7 + (i >> 8)) & 0xff);
-}
+static unsigned char pattern(unsigned long i) { return (unsigned char)((i * 7 + (i >> 8)) & 0xff); }
 
 static int emit(int fd, unsigned long total)
 {

@@ -93,9 +93,12 @@ struct fault {
 };
 
 static const struct fault faults[] = {
-    {"segv_maperr", fault_segv_maperr, SIGSEGV}, {"segv_accerr", fault_segv_accerr, SIGSEGV},
-    {"ill", fault_ill, SIGILL},                  {"trap", fault_trap, SIGTRAP},
-    {"fpe", fault_fpe, SIGFPE},                  {"bus", fault_bus, SIGBUS},
+    {"segv_maperr", fault_segv_maperr, SIGSEGV},
+    {"segv_accerr", fault_segv_accerr, SIGSEGV},
+    {"ill", fault_ill, SIGILL},
+    {"trap", fault_trap, SIGTRAP},
+    {"fpe", fault_fpe, SIGFPE},
+    {"bus", fault_bus, SIGBUS},
 };
 
 int main(int argc, char **argv)

@@ -12,13 +12,16 @@
 #include <time.h>
 #include <unistd.h>
 
-static long futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *ts, uint32_t *uaddr2,
-                  uint32_t val3)
+static long futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *ts,
+                  uint32_t *uaddr2, uint32_t val3)
 {
     return syscall(SYS_futex, uaddr, op, val, ts, uaddr2, val3);
 }
 
-static const char *err(long rc) { return rc == 0 ? "0" : rc > 0 ? "positive" : strerrorname_np(errno); }
+static const char *err(long rc)
+{
+    return rc == 0 ? "0" : rc > 0 ? "positive" : strerrorname_np(errno);
+}
 
 static uint64_t now_ns(void)
 {
@@ -125,7 +128,8 @@ int main(void)
         abs.tv_sec++;
         abs.tv_nsec -= 1000000000;
     }
-    rc = futex(&word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, 5, &abs, NULL, FUTEX_BITSET_MATCH_ANY);
+    rc =
+        futex(&word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, 5, &abs, NULL, FUTEX_BITSET_MATCH_ANY);
     printf("absolute timeout: %s\n", err(rc));
 
     /* Wake counts, and bitsets: a wake reaches only waiters whose bitset meets its own. */

@@ -121,8 +121,8 @@ static int migrations(void)
         if (fast >= 0 && fast < 64 && !seen[fast]++)
             distinct++;
     }
-    printf("ran on %s CPU, rseq cpu_id agrees with getcpu: %s\n", distinct > 1 ? "more than one" : "one",
-           disagree ? "no" : "yes");
+    printf("ran on %s CPU, rseq cpu_id agrees with getcpu: %s\n",
+           distinct > 1 ? "more than one" : "one", disagree ? "no" : "yes");
     return 0;
 }
 

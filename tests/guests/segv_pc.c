@@ -47,10 +47,14 @@ static __attribute__((noinline)) long load_null(long p)
     long v;
 #if defined(__x86_64__)
     asm volatile("nop\n\tnop\n\t.globl segv_pc_load\nsegv_pc_load:\n\tmovq (%1), %0"
-                 : "=r"(v) : "r"(p) : "memory");
+                 : "=r"(v)
+                 : "r"(p)
+                 : "memory");
 #else
     asm volatile("nop\n\tnop\n\t.globl segv_pc_load\nsegv_pc_load:\n\tldr %0, [%1]"
-                 : "=r"(v) : "r"(p) : "memory");
+                 : "=r"(v)
+                 : "r"(p)
+                 : "memory");
 #endif
     return v;
 }
@@ -96,6 +100,8 @@ int main(int argc, char **argv)
     install(on_segv_fix);
     long n = increment_then_store(guarded);
     printf("store fault repaired: the increment before it ran %s\n",
-           n == 1 ? "once" : n == 2 ? "twice" : "an unexpected number of times");
+           n == 1   ? "once"
+           : n == 2 ? "twice"
+                    : "an unexpected number of times");
     return 0;
 }

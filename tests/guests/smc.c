@@ -21,8 +21,8 @@ static void emit_return(uint8_t *p, uint32_t value)
 
 int main(void)
 {
-    uint8_t *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
-                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint8_t *page =
+        mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (page == MAP_FAILED)
         return 1;
     int (*fn)(void) = (int (*)(void))(uintptr_t)page;
