@@ -41,6 +41,9 @@ extern const char *const guest_arches[2];
 /* Path of a built guest program, in a static buffer. */
 const char *guest_path(const char *arch, const char *name);
 
+/* The whole file at path, malloc'd (the caller frees it); NULL if it cannot be read. */
+uint8_t *file_read_whole(const char *path, size_t *size);
+
 /* Runs GUEST_DIR/arch/name with argv[1..] = args (NULL-terminated, may be NULL).
  * Returns 0, or -1 when the program could not even be loaded (r->err says why). */
 int guest_run(const char *arch, const char *name, const char *const *args,

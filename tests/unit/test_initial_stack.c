@@ -55,17 +55,8 @@ static struct exec_args default_args(void)
 
 static uint8_t *slurp(const char *path, size_t *size)
 {
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s (are the guests built?)", path);
-    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
-    long len = ftell(f);
-    cr_assert_gt(len, 0);
-    rewind(f);
-    uint8_t *buf = malloc((size_t)len);
-    cr_assert_not_null(buf);
-    cr_assert_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    *size = (size_t)len;
+    uint8_t *buf = file_read_whole(path, size);
+    cr_assert_not_null(buf, "cannot read %s (are the guests built?)", path);
     return buf;
 }
 

@@ -23,16 +23,9 @@ struct file {
 static struct file read_guest(const char *arch, const char *name)
 {
     const char *path = guest_path(arch, name);
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s (are the guests built?)", path);
-    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
-    long len = ftell(f);
-    cr_assert_gt(len, 0);
-    rewind(f);
-    struct file out = {.data = malloc((size_t)len), .size = (size_t)len};
-    cr_assert_not_null(out.data);
-    cr_assert_eq(fread(out.data, 1, out.size, f), out.size, "short read of %s", path);
-    fclose(f);
+    struct file out;
+    out.data = file_read_whole(path, &out.size);
+    cr_assert_not_null(out.data, "cannot read %s (are the guests built?)", path);
     return out;
 }
 
