@@ -10,6 +10,7 @@
 #include "arena.h"
 #include "backend.h"
 #include "emu_internal.h"
+#include "watch.h"
 
 #define PAGE 4096ULL
 
@@ -27,6 +28,7 @@ struct aspace_state {
     uint64_t next_backing_id;
     int ntime_sites;
     struct time_site time_sites[ASPACE_TIME_SITES_MAX];
+    struct watch_table watch;
     struct vma vmas[ASPACE_VMA_MAX];
 };
 
@@ -71,6 +73,7 @@ struct aspace *aspace_create(struct emu *emu, const char **err)
     as->st->in_use = true;
     as->st->count = 0;
     as->st->ntime_sites = 0;
+    memset(&as->st->watch, 0, sizeof(as->st->watch));
     as->st->next_backing_id = ((uint64_t)slot << 48) + 1;
     as->be = backend_open(emu, as, err);
     if (!as->be) {
@@ -107,6 +110,7 @@ struct emu *aspace_emu(const struct aspace *as) { return as->emu; }
 int aspace_id(const struct aspace *as) { return as->id; }
 struct backend *aspace_backend(const struct aspace *as);
 struct backend *aspace_backend(const struct aspace *as) { return as->be; }
+struct watch_table *aspace_watch_table(const struct aspace *as) { return &as->st->watch; }
 
 /* Index of the first VMA whose end is above addr (count if none). */
 static size_t vma_search(const struct aspace_state *st, guest_addr_t addr)
@@ -478,6 +482,8 @@ int aspace_copy_from(struct aspace *dst, const struct aspace *src)
     dst->st->ntime_sites = src->st->ntime_sites;
     memcpy(dst->st->time_sites, src->st->time_sites,
            sizeof(struct time_site) * (size_t)src->st->ntime_sites);
+    dst->st->watch = src->st->watch;
+    backend_watch_changed(dst->be);
     for (size_t i = 0; i < src->st->count; i++) {
         const struct vma *v = &src->st->vmas[i];
         uint64_t len = v->end - v->start;

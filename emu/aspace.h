@@ -99,4 +99,21 @@ struct time_site {
 int aspace_add_time_site(struct aspace *as, const struct time_site *site);
 bool aspace_time_site(const struct aspace *as, guest_addr_t addr, struct time_site *out);
 
+/* Code whose execution the engine reports (emu_run_params.watch_*): critical sections and
+ * single instructions named by a schedule. A range is run when a translation block containing
+ * its first instruction runs. Cheap where nothing is watched. */
+enum aspace_watch_kind {
+    ASPACE_WATCH_CS = 1,    /* a critical section: its entries count towards watch_countdown */
+    ASPACE_WATCH_POINT = 2, /* an instruction: every time it is about to run, the run stops */
+};
+/* [start, end), at most 64 KiB. 0 when added, 1 when already watched for kind, -LX_EINVAL,
+ * or -LX_ENOMEM when the table is full. */
+int aspace_watch_add(struct aspace *as, guest_addr_t start, guest_addr_t end, int kind);
+size_t aspace_watch_count(const struct aspace *as);
+void aspace_watch_at(const struct aspace *as, size_t index, guest_addr_t *start, guest_addr_t *end,
+                     int *kinds);
+/* The first range of kind whose first instruction is in [start, end). */
+bool aspace_watch_find(const struct aspace *as, guest_addr_t start, guest_addr_t end, int kind,
+                       guest_addr_t *range_start, guest_addr_t *range_end);
+
 #endif

@@ -32,6 +32,8 @@ void backend_set_loaded(struct backend *b, struct cpu_ctx *ctx);
 
 void backend_run(struct backend *b, const struct emu_run_params *p, struct emu_exit *out);
 
+/* The address space's watched code changed (watch.h). */
+void backend_watch_changed(struct backend *b);
 /* Forget cached per-block instruction counts (code was unmapped or changed protection). */
 void backend_code_changed(struct backend *b, guest_addr_t addr, uint64_t len);
 

@@ -27,6 +27,7 @@ enum emu_exit_kind {
     EMU_EXIT_BUDGET,  /* the instruction budget ran out at a block boundary */
     EMU_EXIT_FAULT,   /* memory fault; IP is the faulting instruction */
     EMU_EXIT_TRAP,    /* an exception the arch maps to a signal */
+    EMU_EXIT_WATCH,   /* about to run watched code (aspace_watch_add); IP is watch_addr */
     EMU_EXIT_ERROR,   /* the engine failed; the run cannot continue */
 };
 
@@ -41,6 +42,13 @@ struct emu_exit {
     int fault_access; /* LX_PROT_READ, LX_PROT_WRITE or LX_PROT_EXEC */
     bool fault_unmapped;
     int trap_intno; /* engine exception number, or EMU_TRAP_* */
+    /* EMU_EXIT_WATCH: the code about to run, a whole translation block or, when the run was
+     * inside one, a single instruction; watch_cs when it enters a critical section and the
+     * countdown reached 0 there (else a watched point is in it). */
+    guest_addr_t watch_addr;
+    uint32_t watch_size;
+    bool watch_cs;
+    uint32_t watch_countdown; /* what is left of emu_run_params.watch_countdown */
     char error[128];
 };
 
@@ -52,6 +60,12 @@ struct emu_run_params {
     /* Virtual time when the run starts and its rate: what rdtsc/cntvct_el0 read. */
     uint64_t time_ns;
     uint64_t ns_per_insn;
+    /* Stop in front of the n-th translation block that enters a watched critical section
+     * (0: never). Watched points stop the run every time. */
+    uint32_t watch_countdown;
+    /* The run resumes at code it was stopped in front of: do not stop there again before
+     * running it (0: none). */
+    guest_addr_t watch_resume_addr;
 };
 
 void cpu_ctx_init(struct cpu_ctx *ctx, const struct arch_desc *arch, guest_addr_t entry,

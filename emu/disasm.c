@@ -1,6 +1,7 @@
 #include "disasm.h"
 
 #include <capstone/capstone.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -8,6 +9,7 @@
 
 struct disasm {
     csh cs;
+    bool fixed4; /* aarch64: every instruction is 4 bytes */
 };
 
 struct disasm *disasm_create(const struct arch_desc *arch)
@@ -17,6 +19,7 @@ struct disasm *disasm_create(const struct arch_desc *arch)
         return NULL;
     cs_arch a = arch->id == ARCH_X86_64 ? CS_ARCH_X86 : CS_ARCH_ARM64;
     cs_mode m = arch->id == ARCH_X86_64 ? CS_MODE_64 : CS_MODE_ARM;
+    d->fixed4 = arch->id == ARCH_AARCH64;
     if (cs_open(a, m, &d->cs) != CS_ERR_OK) {
         free(d);
         return NULL;
@@ -58,4 +61,30 @@ size_t disasm_one(struct disasm *d, const struct aspace *as, guest_addr_t addr, 
     size_t size = insn[0].size;
     cs_free(insn, n);
     return size;
+}
+
+size_t disasm_insn_addrs(struct disasm *d, const struct aspace *as, guest_addr_t addr, size_t size,
+                         guest_addr_t *out, size_t max)
+{
+    if (d->fixed4) {
+        size_t n = 0;
+        for (guest_addr_t a = addr; a < addr + size && n < max; a += 4)
+            out[n++] = a;
+        return n;
+    }
+    /* The engine fetched this code, so it is mapped executable (maybe not readable). */
+    const uint8_t *code = aspace_host(as, addr, size, LX_PROT_EXEC);
+    if (!code)
+        return 0;
+    cs_insn *insn = cs_malloc(d->cs);
+    const uint8_t *p = code;
+    size_t left = size, n = 0;
+    uint64_t pc = addr;
+    while (n < max && left > 0) {
+        out[n++] = pc;
+        if (!cs_disasm_iter(d->cs, &p, &left, &pc, insn))
+            break; /* an undecodable tail: the one instruction the engine stopped on */
+    }
+    cs_free(insn, 1);
+    return n;
 }

@@ -1,4 +1,5 @@
-/* Disassembly and symbol names for reports and traces (never on a hot path). */
+/* Disassembly for reports and traces, and instruction boundaries of watched code (never on a
+ * hot path). */
 #ifndef RSEQEMU_EMU_DISASM_H
 #define RSEQEMU_EMU_DISASM_H
 
@@ -15,5 +16,10 @@ void disasm_destroy(struct disasm *d);
  * decoded (buf then says why). */
 size_t disasm_one(struct disasm *d, const struct aspace *as, guest_addr_t addr, char *buf,
                   size_t len);
+
+/* Addresses of the instructions in [addr, addr + size) of straight-line code (a translation
+ * block): how many were stored in out (at most max); 0 when the code cannot be read. */
+size_t disasm_insn_addrs(struct disasm *d, const struct aspace *as, guest_addr_t addr, size_t size,
+                         guest_addr_t *out, size_t max);
 
 #endif

@@ -24,6 +24,7 @@
 #include "aspace.h"
 #include "backend.h"
 #include "emu_internal.h"
+#include "watch.h"
 
 /* Per-block instruction counts, decoded once (x86-64 only; aarch64 is size / 4). */
 #define ICOUNT_CACHE_BITS 16
@@ -33,7 +34,7 @@ struct icount_entry {
     uint32_t count;
 };
 
-enum stop_reason { STOP_NONE, STOP_SYSCALL, STOP_BUDGET, STOP_TRAP };
+enum stop_reason { STOP_NONE, STOP_SYSCALL, STOP_BUDGET, STOP_TRAP, STOP_WATCH };
 
 struct backend;
 
@@ -55,22 +56,33 @@ struct backend {
 
     int gpr_ids[64], fp_ids[64];
 
-    /* The current run. */
-    uint64_t budget;
-    uint64_t budget_stop; /* what the block hooks compare with */
-    bool exact;
+    /* What the block hooks touch for every block, on one cache line. */
+    _Alignas(64) uint64_t budget_stop; /* the budget, or UINT64_MAX with --verify-icount */
     uint64_t insns;
-    uint64_t precise_left;
     uint64_t tb_start;
     uint32_t tb_size;
+    struct icount_entry *icache;
+
+    /* The rest of the current run. */
+    uint64_t budget;
+    bool exact;
+    uint64_t precise_left;
     enum stop_reason stop;
     int intno;
     int fault_type;
     uint64_t fault_addr;
     uint64_t time_ns, ns_per_insn;
     uint64_t verify_insns;
-
-    struct icount_entry *icache;
+    /* Watched code (watch.h): the table, the countdown of critical-section entries, and what
+     * stopped the run. */
+    const struct watch_table *watch;
+    uint32_t watch_countdown;
+    guest_addr_t watch_resume;
+    guest_addr_t watch_addr;
+    uint32_t watch_size;
+    bool watch_cs;
+    /* A copy of the table's page hash, which the aarch64 block hook reads for every block. */
+    uint8_t watch_pages[WATCH_PAGE_SLOTS];
 };
 
 void *fast_stores_flush_fn(const struct arch_desc *arch);
@@ -122,8 +134,8 @@ static uint32_t icount_decode(struct backend *b, uint64_t addr, uint64_t end)
 
 /* The block would overrun the budget. An inexact run still runs its first block, so that it
  * always makes progress; an exact one leaves the block to the precise engine. */
-static __attribute__((noinline)) void block_over_budget(uc_engine *uc, struct backend *b,
-                                                        uint64_t addr, uint32_t size, uint32_t n)
+static void block_over_budget(uc_engine *uc, struct backend *b, uint64_t addr, uint32_t size,
+                              uint32_t n)
 {
     if (b->insns != 0 || b->exact) {
         b->stop = STOP_BUDGET;
@@ -135,11 +147,50 @@ static __attribute__((noinline)) void block_over_budget(uc_engine *uc, struct ba
     b->tb_size = size;
 }
 
+/* A block on a page with watched code: stop in front of it if it runs a watched point, or if
+ * it enters a critical section and the countdown ends there. */
+static void block_watch(uc_engine *uc, struct backend *b, uint64_t addr, uint32_t size, uint32_t n)
+{
+    bool resumed = addr == b->watch_resume;
+    b->watch_resume = 0;
+    uint32_t kinds = resumed ? 0 : watch_hits(b->watch, addr, addr + size);
+    bool cs_due = (kinds & ASPACE_WATCH_CS) && b->watch_countdown && --b->watch_countdown == 0;
+    if ((kinds & ASPACE_WATCH_POINT) || cs_due) {
+        b->stop = STOP_WATCH;
+        b->watch_addr = addr;
+        b->watch_size = size;
+        b->watch_cs = cs_due;
+        uc_emu_stop(uc);
+        return;
+    }
+    b->insns += n;
+    b->tb_start = addr;
+    b->tb_size = size;
+}
+
+/* A block on a page with watched code carries this bit in its count, so that one comparison
+ * with the budget sends it to the slow path. */
+#define BLOCK_WATCHED (1u << 31)
+
+static __attribute__((noinline)) void block_slow(uc_engine *uc, struct backend *b, uint64_t addr,
+                                                 uint32_t size, uint32_t n)
+{
+    uint32_t count = n & ~BLOCK_WATCHED;
+    if (b->insns + count > b->budget_stop)
+        block_over_budget(uc, b, addr, size, count);
+    else if (n & BLOCK_WATCHED)
+        block_watch(uc, b, addr, size, count);
+    else
+        block_over_budget(uc, b, addr, size, count); /* not reached */
+}
+
+/* n: the block's instructions, with BLOCK_WATCHED when its page has watched code (never with
+ * --verify-icount). */
 static inline void block_count(uc_engine *uc, struct backend *b, uint64_t addr, uint32_t size,
                                uint32_t n)
 {
     if (__builtin_expect(b->insns + n > b->budget_stop, 0)) {
-        block_over_budget(uc, b, addr, size, n);
+        block_slow(uc, b, addr, size, n);
         return;
     }
     b->insns += n;
@@ -154,14 +205,16 @@ static __attribute__((noinline)) void block_count_miss(uc_engine *uc, struct bac
 {
     e->addr = addr;
     e->size = size;
-    e->count = icount_decode(b, addr, addr + size);
+    e->count = icount_decode(b, addr, addr + size) |
+               (b->watch_pages[watch_page_slot(addr)] ? BLOCK_WATCHED : 0);
     block_count(uc, b, addr, size, e->count);
 }
 
 /* The block hooks run for every block the guest executes (about one per five instructions), so
  * their common path is a frameless leaf (the slow paths are tail calls): count, compare,
  * store. budget_stop is the budget, or no limit with --verify-icount (the per-instruction hook
- * stops then: in Unicorn 2.0.1 a block-hook stop is unsafe once any code hook exists). */
+ * stops then: in Unicorn 2.0.1 a block-hook stop is unsafe once any code hook exists). The
+ * x86-64 count cache also holds the watch bit; it is cleared when watched code changes. */
 static void on_block_x86_64(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
     struct backend *b = user;
@@ -174,9 +227,15 @@ static void on_block_x86_64(uc_engine *uc, uint64_t addr, uint32_t size, void *u
     block_count(uc, b, addr, size, e->count);
 }
 
+/* aarch64 has no count cache to hold the watch bit; a separate, well-predicted branch costs
+ * less than making the budget comparison wait for the page hash. */
 static void on_block_aarch64(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
-    block_count(uc, user, addr, size, size >> 2);
+    struct backend *b = user;
+    uint32_t n = size >> 2;
+    if (__builtin_expect(b->watch_pages[watch_page_slot(addr)] != 0, 0))
+        n |= BLOCK_WATCHED;
+    block_count(uc, b, addr, size, n);
 }
 
 static void on_syscall_x86(uc_engine *uc, void *user)
@@ -226,10 +285,22 @@ static void on_code_verify(uc_engine *uc, uint64_t addr, uint32_t size, void *us
  * of the first one beyond the budget. */
 static void on_code_precise(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
 {
-    (void)addr, (void)size;
     struct backend *b = ((struct engine *)user)->b;
     if (b->precise_left == 0) {
         b->stop = STOP_BUDGET;
+        uc_emu_stop(uc);
+        return;
+    }
+    /* Watched points only: the precise engine runs the rest of a block, whose critical
+     * section entry the block hook already counted. */
+    bool resumed = addr == b->watch_resume;
+    b->watch_resume = 0;
+    if (b->watch_pages[watch_page_slot(addr)] && !resumed &&
+        (watch_hits(b->watch, addr, addr + 1) & ASPACE_WATCH_POINT)) {
+        b->stop = STOP_WATCH;
+        b->watch_addr = addr;
+        b->watch_size = size;
+        b->watch_cs = false;
         uc_emu_stop(uc);
         return;
     }
@@ -299,6 +370,8 @@ struct backend *backend_open(struct emu *emu, struct aspace *as, const char **er
         }
     }
     b->tlb_flush = (void (*)(void *))fast_stores_flush_fn(b->arch);
+    b->watch = aspace_watch_table(as);
+    backend_watch_changed(b);
     for (size_t i = 0; i < b->arch->gpr_xfer_count; i++)
         b->gpr_ids[i] = b->arch->gpr_xfer[i].uc_reg;
     for (size_t i = 0; i < b->arch->fp_xfer_count; i++)
@@ -366,6 +439,16 @@ int backend_protect(struct backend *b, guest_addr_t addr, uint64_t len, int prot
     backend_tlb_changed(b);
     backend_code_changed(b, addr, len);
     return 0;
+}
+
+void backend_watch_changed(struct backend *b)
+{
+    /* --verify-icount puts code hooks in every block, where a block-hook stop is unsafe; its
+     * budget_stop would also let a watch bit into the count. */
+    if (!b->emu->verify_icount)
+        memcpy(b->watch_pages, b->watch->pages, sizeof(b->watch_pages));
+    if (b->icache)
+        memset(b->icache, 0, sizeof(*b->icache) << ICOUNT_CACHE_BITS);
 }
 
 void backend_code_changed(struct backend *b, guest_addr_t addr, uint64_t len)
@@ -463,6 +546,11 @@ static void classify(struct backend *b, uc_err e, struct emu_exit *out)
             out->kind = EMU_EXIT_SYSCALL;
         } else if (b->stop == STOP_BUDGET) {
             out->kind = EMU_EXIT_BUDGET;
+        } else if (b->stop == STOP_WATCH) {
+            out->kind = EMU_EXIT_WATCH;
+            out->watch_addr = b->watch_addr;
+            out->watch_size = b->watch_size;
+            out->watch_cs = b->watch_cs;
         } else if (b->stop == STOP_TRAP) {
             out->kind = EMU_EXIT_TRAP;
             out->trap_intno = b->intno;
@@ -609,8 +697,11 @@ void backend_run(struct backend *b, const struct emu_run_params *p, struct emu_e
     b->time_ns = p->time_ns;
     b->ns_per_insn = p->ns_per_insn;
     b->verify_insns = 0;
+    b->watch_countdown = p->watch_countdown;
+    b->watch_resume = p->watch_resume_addr;
     if (p->budget_insns == 0) {
         out->kind = EMU_EXIT_BUDGET;
+        out->watch_countdown = b->watch_countdown;
         return;
     }
     engine_run(&b->fast, arch_reg(b->arch, &b->loaded->regs, REG_IP), out);
@@ -625,4 +716,5 @@ void backend_run(struct backend *b, const struct emu_run_params *p, struct emu_e
     if (p->exact && out->kind == EMU_EXIT_BUDGET && b->insns < b->budget)
         precise_run(b, b->budget - b->insns, out);
     out->insns = b->insns;
+    out->watch_countdown = b->watch_countdown;
 }

@@ -9,6 +9,7 @@
 #include "emu/disasm.h"
 #include "emu/emu.h"
 #include "emu/loader.h"
+#include "inject.h"
 #include "kstate.h"
 #include "mm.h"
 #include "sched.h"
@@ -23,7 +24,9 @@ void kernel_config_defaults(struct kernel_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->ncpus = 4;
+    cfg->nodes = 1;
     cfg->seed = 1;
+    cfg->cs_inject_span = 16;
     cfg->profile = KERNEL_6_18;
     cfg->stdin_fd = 0;
     cfg->stdout_fd = 1;
@@ -34,6 +37,10 @@ struct kernel *kernel_create(const struct kernel_config *cfg, char *err, size_t 
 {
     if (cfg->ncpus < 1 || cfg->ncpus > KERNEL_CPUS_MAX) {
         snprintf(err, errlen, "--cpus must be between 1 and %d", KERNEL_CPUS_MAX);
+        return NULL;
+    }
+    if (cfg->nodes < 1 || cfg->nodes > cfg->ncpus) {
+        snprintf(err, errlen, "--nodes must be between 1 and the number of CPUs (%d)", cfg->ncpus);
         return NULL;
     }
     struct kernel *k = calloc(1, sizeof(*k));
@@ -142,6 +149,10 @@ int kernel_spawn(struct kernel *k, const struct elf_image *img, const char *cons
     mm->brk_start = mm->brk = lay.brk;
     mm->stack_low = lay.stack_low;
     mm->image = img;
+    k->image = img;
+    if (inject_resolve(k, err, errlen) != 0)
+        return -1;
+    inject_watch_mm(k, mm);
     if (map_sigreturn_tramp(k, mm) != 0) {
         snprintf(err, errlen, "cannot map the signal return trampoline");
         return -1;
@@ -157,7 +168,6 @@ int kernel_spawn(struct kernel *k, const struct elf_image *img, const char *cons
     t->altstack.ss_flags = LX_SS_DISABLE;
     cpu_ctx_init(&t->ctx, k->arch, lay.entry, lay.sp);
     k->init = p;
-    k->image = img;
     sched_start(k, t, NULL);
     return 0;
 }
@@ -187,6 +197,11 @@ void kernel_print_stats(const struct kernel *k, FILE *out)
         FIGURE(rseq_aborts_preempt),
         FIGURE(rseq_aborts_migrate),
         FIGURE(rseq_aborts_signal),
+        FIGURE(rseq_aborts_ipi),
+        FIGURE(rseq_cs_known),
+        FIGURE(cs_injections),
+        FIGURE(rseq_syscalls_in_cs),
+        FIGURE(rseq_field_writes),
 #undef FIGURE
     };
     fprintf(out, "stat insns %llu\n", (unsigned long long)k->st->total_insns);

@@ -25,14 +25,52 @@ enum kernel_profile {
 
 #define KERNEL_CPUS_MAX 64
 
+/* What the kernel does about rseq misuse that Linux only catches with CONFIG_DEBUG_RSEQ: a
+ * system call inside a critical section, and a write to a field the kernel owns. */
+enum kernel_rseq_debug {
+    RSEQ_DEBUG_KILL,   /* report both; SIGSEGV for the syscall, as DEBUG_RSEQ does */
+    RSEQ_DEBUG_REPORT, /* report both, change nothing */
+    RSEQ_DEBUG_OFF,    /* a production kernel: neither is looked for */
+};
+
+/* An injection placed by instruction: ACTION the n-th time any thread is about to run the
+ * instruction at WHERE. Written "ACTION@WHERE[#N]" (kernel_inject_parse). */
+enum kernel_inject_action {
+    INJECT_ACT_PREEMPT, /* switched out and back in (another thread may run meanwhile) */
+    INJECT_ACT_MIGRATE, /* switched out and moved to CPU arg (-1: another allowed CPU) */
+    INJECT_ACT_SIGNAL,  /* signal arg sent to the thread by the kernel (si_code SI_KERNEL) */
+    INJECT_ACT_TICK,    /* an interrupt that schedules nothing: no rseq event */
+    INJECT_ACT_NOTIFY,  /* notify-resume without an rseq event (e.g. task work) */
+    INJECT_ACT_COUNT
+};
+#define KERNEL_INJECTS_MAX 16
+struct kernel_inject {
+    enum kernel_inject_action action;
+    int arg;
+    char where[128]; /* symbol[+offset] or an address */
+    uint32_t nth;    /* from 1 */
+};
+/* 0, or -1 with a message in err. */
+int kernel_inject_parse(const char *spec, struct kernel_inject *out, char *err, size_t errlen);
+
 struct kernel_config {
     const struct arch_desc *arch;
     int ncpus;
     uint64_t seed;
     uint64_t max_insns; /* 0: unlimited */
     enum kernel_profile profile;
+    int nodes; /* NUMA nodes the CPUs are spread over, 1 to ncpus */
     bool no_fast_stores;
     bool verify_icount;
+    /* Injection inside critical sections: the policy interrupts a thread at a random
+     * instruction of one of the next 1..cs_inject_span critical-section blocks it runs
+     * (0: only at random instruction counts). */
+    uint32_t cs_inject_span;
+    struct kernel_inject injects[KERNEL_INJECTS_MAX];
+    int ninjects;
+    enum kernel_rseq_debug rseq_debug;
+    /* Find the instruction that writes a kernel-owned rseq field (slows every store). */
+    bool rseq_watch;
     const char *const *envp; /* the guest's environment (NULL: empty) */
     FILE *diag;              /* emulator diagnostics; NULL: stderr */
     bool quiet;              /* only fatal diagnostics */

@@ -106,6 +106,10 @@ struct task_rseq {
     uint32_t sig;
     uint32_t event_mask; /* RSEQ_EVENT_* */
     bool notify_resume;
+    /* What the kernel last wrote to cpu_id_start, cpu_id, node_id and mm_cid (the debug
+     * check compares the area with it at kernel entries). */
+    uint32_t written[4];
+    bool written_valid;
 };
 
 struct process;
@@ -140,8 +144,12 @@ struct task {
     struct task_restart restart;
     struct task_wait wait;
     struct task_rseq rseq;
+    int mm_cid;       /* concurrency id held, -1 none (spec 3) */
     bool rtu_pending; /* signals or notify-resume to look at before user code runs */
-    char comm[16];    /* prctl(PR_SET_NAME) */
+    /* The thread was stopped in front of watched code: running it next must not stop there
+     * again. */
+    guest_addr_t watch_resume;
+    char comm[16]; /* prctl(PR_SET_NAME) */
 };
 
 enum proc_state { PROC_FREE = 0, PROC_ALIVE, PROC_ZOMBIE };
@@ -187,8 +195,14 @@ struct mm {
     guest_addr_t sigreturn_tramp;  /* aarch64: returns from handlers without SA_RESTORER */
     /* membarrier registrations (spec 4.3) */
     uint32_t membarrier_state;
-    /* mm_cid: which concurrency ids are taken (spec 3) */
+    /* mm_cid (spec 3): ids taken, and in per-CPU mode the id each CPU owns (-1 none). */
     uint64_t cid_used;
+    bool cid_per_cpu;
+    int cpu_cid[KERNEL_CPUS_MAX];
+    uint64_t cpus_allowed; /* union of the affinity masks its threads ever had */
+    /* Critical-section descriptors recently found armed, not to read them again. */
+    guest_addr_t cs_seen[16];
+    unsigned cs_seen_next;
 };
 
 struct kcpu {
@@ -200,8 +214,18 @@ struct kcpu {
     uint64_t clock_ns;     /* this CPU's virtual time */
     uint64_t slice_end_ns; /* when the host loop next looks at another CPU */
     bool resched;          /* switch at the next chance (yield, wake-up preemption) */
-    uint64_t inject_at;    /* insns of curr at which the policy preempts or migrates it */
+    /* The next injection into curr: at curr's instruction count inject_at, do inject_kind
+     * (enum inject_kind) with inject_arg. from_watch: placed inside watched code, only valid
+     * while curr runs straight there. */
+    uint64_t inject_at;
     int inject_kind;
+    int inject_arg;
+    bool inject_from_watch;
+    uint32_t cs_countdown; /* critical-section blocks until the policy injects in one */
+    /* A signal for curr waits to be taken at the next critical section or by the deadline
+     * (the latency of the interrupt that brings it). */
+    bool signal_deferred;
+    uint64_t signal_deadline;
 };
 
 enum timer_kind { TIMER_TASK_WAIT, TIMER_ITIMER };
@@ -222,8 +246,12 @@ struct kstats {
     uint64_t slices;
     uint64_t futex_waits;
     uint64_t rseq_aborts;
-    uint64_t rseq_aborts_preempt, rseq_aborts_signal, rseq_aborts_migrate;
+    uint64_t rseq_aborts_preempt, rseq_aborts_signal, rseq_aborts_migrate, rseq_aborts_ipi;
     uint64_t rseq_fixups;
+    uint64_t rseq_cs_known;       /* critical sections the injection policy watches */
+    uint64_t cs_injections;       /* injections placed inside a critical section */
+    uint64_t rseq_syscalls_in_cs; /* debug check */
+    uint64_t rseq_field_writes;   /* debug check */
 };
 
 struct kstate {
@@ -246,6 +274,12 @@ struct kstate {
     struct kstats stats;
     uint64_t enosys_reported[8]; /* bitmap of syscall numbers already reported */
     bool unsupported_reported;
+    /* Injections by instruction (kernel_config.injects): where, and how often reached. */
+    guest_addr_t inject_addr[KERNEL_INJECTS_MAX];
+    uint32_t inject_hits[KERNEL_INJECTS_MAX];
+    /* The thread whose exit the model is handling (a syscall, a fault, an injection); NULL
+     * for timers. Signals to any other running thread come by interrupt, later. */
+    struct task *serving;
 };
 
 struct disasm;

@@ -35,6 +35,12 @@ static void rseq_set_notify_resume(struct task *t)
     }
 }
 
+void rseq_notify_resume(struct kernel *k, struct task *t)
+{
+    (void)k;
+    rseq_set_notify_resume(t);
+}
+
 void rseq_preempt(struct kernel *k, struct task *t)
 {
     (void)k;

@@ -17,6 +17,8 @@
 #define RSEQ_OFF_NODE_ID      20
 #define RSEQ_OFF_MM_CID       24
 
+/* notify-resume without an event (TIF_NOTIFY_RESUME set by other kernel work). */
+void rseq_notify_resume(struct kernel *k, struct task *t);
 /* The thread was switched out / moved to another CPU (rseq_preempt, rseq_migrate). */
 void rseq_preempt(struct kernel *k, struct task *t);
 void rseq_migrate(struct kernel *k, struct task *t);

@@ -13,6 +13,7 @@
 #include "emu/cpu.h"
 #include "event.h"
 #include "futex.h"
+#include "inject.h"
 #include "report.h"
 #include "rseq.h"
 #include "signal.h"
@@ -25,8 +26,9 @@
 #define QUANTUM_MIN  300000
 #define QUANTUM_SPAN 2700000
 #define INJECT_SPAN  2000000
-
-enum inject_kind { INJECT_PREEMPT, INJECT_MIGRATE };
+/* An interrupt that brings a signal to a running thread lands within this many of its
+ * instructions. */
+#define SIGNAL_DELAY_SPAN 20000
 
 static uint64_t bit(int cpu) { return 1ULL << cpu; }
 
@@ -98,13 +100,48 @@ static uint64_t new_quantum(struct kernel *k)
     return QUANTUM_MIN + sched_decide(k, DECIDE_QUANTUM, QUANTUM_SPAN);
 }
 
-/* The policy's next preemption or migration of the thread that just got c. */
+uint32_t sched_cs_countdown(struct kernel *k)
+{
+    uint32_t span = k->cfg.cs_inject_span;
+    return span ? 1 + (uint32_t)sched_decide(k, DECIDE_CS_SKIP, span) : 0;
+}
+
+/* The policy's next preemption or migration of c's thread t, at a random instruction count
+ * or in one of the next critical sections it runs; a deferred signal keeps its deadline. */
 static void arm_injection(struct kernel *k, struct kcpu *c, struct task *t)
 {
     c->inject_at = t->insns + 1 + sched_decide(k, DECIDE_INJECT, INJECT_SPAN);
     uint64_t others = t->affinity & sched_online_mask(k) & ~bit(c->id);
     c->inject_kind =
         others && sched_decide(k, DECIDE_INJECT_KIND, 4) == 0 ? INJECT_MIGRATE : INJECT_PREEMPT;
+    c->inject_arg = -1;
+    c->inject_from_watch = false;
+    c->cs_countdown = sched_cs_countdown(k);
+    if (c->signal_deferred) {
+        c->cs_countdown = 1;
+        if (c->signal_deadline < c->inject_at) {
+            c->inject_at = c->signal_deadline;
+            c->inject_kind = INJECT_SIGNAL_PENDING;
+        }
+    }
+}
+
+bool sched_defer_signal(struct kernel *k, struct task *t)
+{
+    struct kcpu *c = &k->st->cpus[t->cpu];
+    if (t->state != TASK_RUNNING || c->curr != t || t == k->st->serving || t->in_syscall)
+        return false;
+    if (!c->signal_deferred) {
+        c->signal_deferred = true;
+        c->signal_deadline = t->insns + 1 + sched_decide(k, DECIDE_SIGNAL_DELAY, SIGNAL_DELAY_SPAN);
+    }
+    c->cs_countdown = 1;
+    if (c->signal_deadline < c->inject_at) {
+        c->inject_at = c->signal_deadline;
+        c->inject_kind = INJECT_SIGNAL_PENDING;
+        c->inject_from_watch = false;
+    }
+    return true;
 }
 
 /* Puts t on c's queue; an idle CPU's clock catches up with the time the work arrives. */
@@ -133,6 +170,7 @@ static void pick_next(struct kernel *k, struct kcpu *c)
     rq_remove(c, next);
     next->state = TASK_RUNNING;
     next->quantum_left = new_quantum(k);
+    c->signal_deferred = false; /* what the previous thread waited for is on its way */
     arm_injection(k, c, next);
     k->st->stats.context_switches++;
     event_emit(k, EV_SWITCH, next, (uint64_t)c->id, 0, 0);
@@ -144,6 +182,10 @@ static void switch_out(struct kernel *k, struct kcpu *c)
     struct task *prev = c->curr;
     c->curr = NULL;
     rseq_preempt(k, prev);
+    if (c->signal_deferred) {
+        prev->rtu_pending = true; /* it takes the signal when it next runs */
+        c->signal_deferred = false;
+    }
 }
 
 /* Idle CPUs take waiting threads from the longest queues (Linux's idle balancing), in CPU
@@ -447,9 +489,8 @@ static struct kcpu *lowest_busy_cpu(struct kernel *k, const struct kcpu *except)
 static uint64_t run_budget(struct kernel *k, struct kcpu *c, struct task *t)
 {
     uint64_t b = t->quantum_left;
-    uint64_t to_inject = c->inject_at > t->insns ? c->inject_at - t->insns : 1;
-    if (to_inject < b)
-        b = to_inject;
+    if (c->inject_at - t->insns < b) /* inject_at > t->insns here */
+        b = c->inject_at - t->insns;
     const struct timer *tm = timer_peek(k);
     if (tm && tm->when_ns > c->clock_ns && (tm->when_ns - c->clock_ns) / NS_PER_INSN < b)
         b = (tm->when_ns - c->clock_ns) / NS_PER_INSN;
@@ -509,12 +550,24 @@ static void handle_trap(struct kernel *k, struct task *t, const struct emu_exit 
 
 static void handle_exit(struct kernel *k, struct kcpu *c, struct task *t, const struct emu_exit *ex)
 {
-    (void)c;
+    if (ex->kind != EMU_EXIT_BUDGET && ex->kind != EMU_EXIT_WATCH) {
+        /* The thread entered the kernel: an injection placed ahead of it in straight-line
+         * code no longer applies, and a deferred signal is taken on the way out. */
+        if (c->inject_from_watch)
+            arm_injection(k, c, t);
+        if (c->signal_deferred) {
+            c->signal_deferred = false;
+            t->rtu_pending = true;
+        }
+    }
     switch (ex->kind) {
     case EMU_EXIT_SYSCALL:
         syscall_dispatch(k, t);
         break;
     case EMU_EXIT_BUDGET:
+        break;
+    case EMU_EXIT_WATCH:
+        inject_watch_hit(k, c, t, ex);
         break;
     case EMU_EXIT_FAULT:
     case EMU_EXIT_TRAP:
@@ -530,33 +583,72 @@ static void handle_exit(struct kernel *k, struct kcpu *c, struct task *t, const 
     }
 }
 
-/* After a run: the end of a quantum, or the policy's injected preemption or migration. */
+/* CPU `want`, if t may run there, else a random other CPU t may run on; -1 if none. */
+static int migration_target(struct kernel *k, const struct kcpu *c, const struct task *t, int want)
+{
+    uint64_t others = t->affinity & sched_online_mask(k) & ~bit(c->id);
+    if (want >= 0 && want < k->cfg.ncpus && (others & bit(want)))
+        return want;
+    int n = __builtin_popcountll(others);
+    if (n == 0)
+        return -1;
+    uint64_t pick = sched_decide(k, DECIDE_CPU, (uint64_t)n);
+    for (int i = 0; i < k->cfg.ncpus; i++)
+        if ((others & bit(i)) && pick-- == 0)
+            return i;
+    return -1;
+}
+
+/* An injection into c's running thread t, at its current instruction. */
+static void inject(struct kernel *k, struct kcpu *c, struct task *t)
+{
+    int kind = c->inject_kind, arg = c->inject_arg;
+    switch (kind) {
+    case INJECT_MIGRATE: {
+        int to = migration_target(k, c, t, arg);
+        if (to < 0)
+            break;
+        k->st->stats.preemptions++;
+        event_emit(k, EV_PREEMPT, t, 1, (uint64_t)to, 0);
+        move_task(k, t, to);
+        balance(k);
+        return;
+    }
+    case INJECT_SIGNAL: {
+        struct ksiginfo info = {.signo = arg, .code = LX_SI_KERNEL, .kind = KSI_KERNEL};
+        event_emit(k, EV_INJECT, t, (uint64_t)kind, (uint64_t)arg, 0);
+        signal_send_thread(k, t, &info);
+        t->rtu_pending = true;
+        arm_injection(k, c, t);
+        return;
+    }
+    case INJECT_TICK:
+    case INJECT_NOTIFY:
+    case INJECT_SIGNAL_PENDING:
+        event_emit(k, EV_INJECT, t, (uint64_t)kind, 0, 0);
+        if (kind == INJECT_NOTIFY)
+            rseq_notify_resume(k, t);
+        if (kind == INJECT_SIGNAL_PENDING) {
+            c->signal_deferred = false;
+            t->rtu_pending = true;
+        }
+        arm_injection(k, c, t);
+        return;
+    default:
+        break;
+    }
+    /* A preemption: the thread is switched out (another thread or a kernel thread runs) and
+     * comes back through the return-to-user path. */
+    k->st->stats.preemptions++;
+    event_emit(k, EV_PREEMPT, t, 0, 0, 0);
+    requeue_current(k, c);
+}
+
+/* After a run: the policy's injection, or the end of a quantum. */
 static void policy_point(struct kernel *k, struct kcpu *c, struct task *t)
 {
     if (t->insns >= c->inject_at) {
-        if (c->inject_kind == INJECT_MIGRATE) {
-            uint64_t others = t->affinity & sched_online_mask(k) & ~bit(c->id);
-            int n = __builtin_popcountll(others);
-            if (n > 0) {
-                uint64_t pick = sched_decide(k, DECIDE_CPU, (uint64_t)n);
-                int to = -1;
-                for (int i = 0; i < k->cfg.ncpus; i++)
-                    if ((others & bit(i)) && pick-- == 0) {
-                        to = i;
-                        break;
-                    }
-                k->st->stats.preemptions++;
-                event_emit(k, EV_PREEMPT, t, 1, (uint64_t)to, 0);
-                move_task(k, t, to);
-                balance(k);
-                return;
-            }
-        }
-        /* An injected preemption: the thread is switched out (another thread or a kernel
-         * thread runs) and comes back through the return-to-user path. */
-        k->st->stats.preemptions++;
-        event_emit(k, EV_PREEMPT, t, 0, 0, 0);
-        requeue_current(k, c);
+        inject(k, c, t);
         return;
     }
     if (t->quantum_left == 0) {
@@ -607,24 +699,40 @@ void sched_run(struct kernel *k)
             continue;
         }
         struct task *t = c->curr;
+        k->st->serving = t;
         if (t->rtu_pending) {
-            if (!signal_return_to_user(k, t) || c->curr != t)
+            if (!signal_return_to_user(k, t) || c->curr != t) {
+                k->st->serving = NULL;
                 continue;
+            }
         }
+        if (t->insns >= c->inject_at) {
+            /* Placed on the very instruction the thread stopped in front of. */
+            policy_point(k, c, t);
+            k->st->serving = NULL;
+            continue;
+        }
+        k->st->serving = NULL;
         /* Every stop the scheduler asks for lands on an exact instruction: interleavings are not
          * limited to block boundaries, and every position can be named in a schedule. */
         struct emu_run_params p = {.budget_insns = run_budget(k, c, t),
                                    .exact = true,
                                    .time_ns = c->clock_ns,
-                                   .ns_per_insn = NS_PER_INSN};
+                                   .ns_per_insn = NS_PER_INSN,
+                                   .watch_countdown = c->cs_countdown,
+                                   .watch_resume_addr = t->watch_resume};
         struct emu_exit ex;
         k->st->stats.slices++;
         emu_run(task_as(t), &t->ctx, &p, &ex);
+        t->watch_resume = 0;
+        c->cs_countdown = ex.watch_countdown;
         account(k, c, t, ex.insns);
         k->st->event_ns = c->clock_ns;
+        k->st->serving = t;
         handle_exit(k, c, t, &ex);
         if (!k->done && c->curr == t)
             policy_point(k, c, t);
+        k->st->serving = NULL;
     }
     k->result.insns = k->st->total_insns;
     k->result.digest = k->st->digest.h;

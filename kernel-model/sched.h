@@ -16,7 +16,10 @@ enum sched_decision {
     DECIDE_QUANTUM, /* a thread's time slice */
     DECIDE_INJECT,  /* instructions until the policy preempts or migrates a thread */
     DECIDE_INJECT_KIND,
-    DECIDE_CPU, /* a CPU among candidates */
+    DECIDE_CPU,          /* a CPU among candidates */
+    DECIDE_CS_SKIP,      /* critical-section blocks to let run before injecting in one */
+    DECIDE_CS_POINT,     /* the instruction of such a block where the injection lands */
+    DECIDE_SIGNAL_DELAY, /* instructions a running thread runs before taking a signal */
     DECIDE_COUNT
 };
 
@@ -46,6 +49,13 @@ uint64_t sched_online_mask(const struct kernel *k);
 /* Timers on virtual time. Arming replaces the task's earlier wait deadline. */
 void timer_arm_task(struct kernel *k, struct task *t, uint64_t when_ns);
 void timer_arm_itimer(struct kernel *k, struct process *p);
+
+/* A new countdown of critical-section blocks before the policy injects in one (0: off). */
+uint32_t sched_cs_countdown(struct kernel *k);
+/* A signal became pending for t, running on another CPU: it takes it when the interrupt
+ * that brings it lands, at a critical section or within a short delay. False when t must take
+ * it at its next return to user mode instead. */
+bool sched_defer_signal(struct kernel *k, struct task *t);
 
 /* Runs the machine until the first process ends, a deadlock, or the instruction budget. */
 void sched_run(struct kernel *k);

@@ -89,6 +89,9 @@ static void signal_wake(struct kernel *k, struct task *t, int sig)
                   (t->wait.sigset & LX_SIGBIT(sig));
     if ((t->blocked & LX_SIGBIT(sig)) && !waited)
         return;
+    /* Another CPU's running thread is interrupted when the IPI arrives, not at once. */
+    if (sched_defer_signal(k, t))
+        return;
     t->rtu_pending = true;
     interrupt_wait(k, t, sig);
 }
@@ -411,7 +414,8 @@ bool signal_return_to_user(struct kernel *k, struct task *t)
         t->rtu_pending = false;
         struct ksiginfo info;
         int sig;
-        while ((sig = dequeue_signal(t, ~t->blocked | UNBLOCKABLE, &info)) != 0) {
+        /* One signal per pass, as arch_do_signal_or_restart() takes one. */
+        if ((sig = dequeue_signal(t, ~t->blocked | UNBLOCKABLE, &info)) != 0) {
             if (!deliver(k, t, sig, &info, &handled))
                 return false;
         }
