@@ -12,10 +12,10 @@
 extern char **environ;
 
 struct run_opts {
-    uint64_t cpus, seed, max_insns;
-    bool digest, quiet, stats, inherit_env, no_fast_stores, verify_icount;
-    const char *kernel;
-    struct opt_list env;
+    uint64_t cpus, nodes, seed, max_insns, cs_inject_span;
+    bool digest, quiet, stats, inherit_env, no_fast_stores, verify_icount, rseq_watch;
+    const char *kernel, *rseq_debug;
+    struct opt_list env, inject_at;
 };
 
 static int exit_for_result(const struct kernel_result *r)
@@ -36,12 +36,22 @@ static int exit_for_result(const struct kernel_result *r)
 
 int cmd_run(int argc, char **argv)
 {
-    struct run_opts o = {.cpus = 4, .seed = 1, .kernel = "6.18"};
+    struct run_opts o = {
+        .cpus = 4, .nodes = 1, .seed = 1, .cs_inject_span = 16, .kernel = "6.18", .rseq_debug = "kill"};
     const struct opt opts[] = {
         {"cpus", OPT_U64, &o.cpus, "N", "modelled CPUs (1..64, default 4)"},
         {"seed", OPT_U64, &o.seed, "S", "seed of every scheduling choice (default 1)"},
         {"max-insns", OPT_U64, &o.max_insns, "N", "stop a runaway guest after N instructions"},
+        {"nodes", OPT_U64, &o.nodes, "N", "NUMA nodes the CPUs are spread over (default 1)"},
         {"kernel", OPT_STRING, &o.kernel, "6.1|6.18", "kernel behaviour to model (default 6.18)"},
+        {"cs-inject-span", OPT_U64, &o.cs_inject_span, "N",
+         "inject in one of the next 1..N critical-section entries (default 16, 0: off)"},
+        {"inject-at", OPT_LIST, &o.inject_at, "ACTION@WHERE[#N]",
+         "preempt|migrate[=CPU]|signal=SIG|tick|notify where a thread is about to run WHERE"},
+        {"rseq-debug", OPT_STRING, &o.rseq_debug, "kill|report|off",
+         "syscalls in critical sections, writes to kernel fields (default kill)"},
+        {"rseq-watch", OPT_FLAG, &o.rseq_watch, NULL,
+         "name the instruction that writes a kernel-owned rseq field (slow)"},
         {"env", OPT_LIST, &o.env, "NAME=VALUE", "add to the guest's (empty) environment"},
         {"inherit-env", OPT_FLAG, &o.inherit_env, NULL, "give the guest rseqemu's environment"},
         {"digest", OPT_FLAG, &o.digest, NULL, "print a hash of the run's events on stderr"},
@@ -80,6 +90,40 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "rseqemu run: --kernel must be 6.1 or 6.18, not '%s'\n", o.kernel);
         return EXIT_USAGE;
     }
+    static const char *const debug_modes[] = {[RSEQ_DEBUG_KILL] = "kill",
+                                              [RSEQ_DEBUG_REPORT] = "report",
+                                              [RSEQ_DEBUG_OFF] = "off"};
+    int debug = -1;
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(o.rseq_debug, debug_modes[i]))
+            debug = i;
+    if (debug < 0) {
+        fprintf(stderr, "rseqemu run: --rseq-debug must be kill, report or off, not '%s'\n",
+                o.rseq_debug);
+        return EXIT_USAGE;
+    }
+    cfg.rseq_debug = (enum kernel_rseq_debug)debug;
+    if (o.nodes < 1 || o.nodes > o.cpus) {
+        fprintf(stderr, "rseqemu run: --nodes must be between 1 and --cpus (%llu)\n",
+                (unsigned long long)o.cpus);
+        return EXIT_USAGE;
+    }
+    if (o.cs_inject_span > UINT32_MAX) {
+        fprintf(stderr, "rseqemu run: --cs-inject-span is too large\n");
+        return EXIT_USAGE;
+    }
+    if (o.inject_at.count > KERNEL_INJECTS_MAX) {
+        fprintf(stderr, "rseqemu run: at most %d --inject-at options\n", KERNEL_INJECTS_MAX);
+        return EXIT_USAGE;
+    }
+    for (int i = 0; i < o.inject_at.count; i++) {
+        char why[256];
+        if (kernel_inject_parse(o.inject_at.items[i], &cfg.injects[i], why, sizeof(why)) != 0) {
+            fprintf(stderr, "rseqemu run: --inject-at %s\n", why);
+            return EXIT_USAGE;
+        }
+    }
+    cfg.ninjects = o.inject_at.count;
     for (int i = 0; i < o.env.count; i++) {
         if (!strchr(o.env.items[i], '=')) {
             fprintf(stderr, "rseqemu run: --env needs NAME=VALUE, not '%s'\n", o.env.items[i]);
@@ -98,6 +142,9 @@ int cmd_run(int argc, char **argv)
     }
     cfg.arch = elf_image_arch(img);
     cfg.ncpus = (int)o.cpus;
+    cfg.nodes = (int)o.nodes;
+    cfg.cs_inject_span = (uint32_t)o.cs_inject_span;
+    cfg.rseq_watch = o.rseq_watch;
     cfg.seed = o.seed;
     cfg.max_insns = o.max_insns;
     cfg.quiet = o.quiet;
@@ -110,11 +157,12 @@ int cmd_run(int argc, char **argv)
         elf_image_close(img);
         return EXIT_INTERNAL;
     }
-    if (kernel_spawn(k, img, (const char *const *)&argv[first], err, sizeof(err)) != 0) {
+    int spawned = kernel_spawn(k, img, (const char *const *)&argv[first], err, sizeof(err));
+    if (spawned != 0) {
         fprintf(stderr, "rseqemu: %s: %s\n", prog, err);
         kernel_destroy(k);
         elf_image_close(img);
-        return EXIT_BAD_INPUT;
+        return spawned == -2 ? EXIT_USAGE : EXIT_BAD_INPUT;
     }
     struct kernel_result res;
     kernel_run(k, &res);

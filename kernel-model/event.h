@@ -26,6 +26,7 @@ enum event_kind {
     EV_RSEQ_ABORT,
     EV_TIMER,
     EV_INJECT, /* an injection that is not a preemption: a = enum inject_kind */
+    EV_EXEC,
 };
 
 /* t may be NULL for events outside any thread. */

@@ -9,6 +9,7 @@
 #include "emu/disasm.h"
 #include "emu/emu.h"
 #include "emu/loader.h"
+#include "exec.h"
 #include "inject.h"
 #include "kstate.h"
 #include "mm.h"
@@ -103,20 +104,6 @@ static void process_defaults(struct process *p)
     p->exit_signal = LX_SIGCHLD;
 }
 
-/* aarch64 returns from handlers without SA_RESTORER through the vDSO's trampoline; the model
- * maps those two instructions on a page of their own. */
-static int map_sigreturn_tramp(struct kernel *k, struct mm *mm)
-{
-    if (!k->arch->sigreturn_tramp)
-        return 0;
-    guest_addr_t at = mm_place(k, mm, LX_PAGE_SIZE);
-    if (!at || aspace_map(mm->as, at, LX_PAGE_SIZE, LX_PROT_READ | LX_PROT_EXEC, 0) != 0)
-        return -1;
-    aspace_poke(mm->as, at, k->arch->sigreturn_tramp, k->arch->sigreturn_tramp_words * 4);
-    mm->sigreturn_tramp = at;
-    return 0;
-}
-
 int kernel_spawn(struct kernel *k, const struct elf_image *img, const char *const *argv, char *err,
                  size_t errlen)
 {
@@ -129,34 +116,22 @@ int kernel_spawn(struct kernel *k, const struct elf_image *img, const char *cons
         return -1;
     }
     static const char *const no_env[] = {NULL};
-    struct exec_args ea = {.argv = argv,
-                           .envp = k->cfg.envp ? k->cfg.envp : no_env,
-                           .execfn = elf_image_name(img),
-                           .uid = 1000,
-                           .gid = 1000,
-                           .stack_size = STACK_RLIMIT};
-    if (k->cfg.profile != KERNEL_6_1) {
-        ea.rseq_feature_size = 28;
-        ea.rseq_align = 32;
-    }
+    struct exec_args ea;
+    exec_args_defaults(k, &ea);
+    ea.argv = argv;
+    ea.envp = k->cfg.envp ? k->cfg.envp : no_env;
+    ea.execfn = elf_image_name(img);
+    ea.stack_size = STACK_RLIMIT;
     struct rng at_random;
     rng_init(&at_random, k->cfg.seed, RNG_STREAM_AT_RANDOM);
     rng_fill(&at_random, ea.random, sizeof(ea.random));
-    struct exec_layout lay;
-    if (elf_image_load(img, mm->as, &ea, &lay, err, errlen) != 0)
-        return -1;
-    mm->users = 1;
-    mm->brk_start = mm->brk = lay.brk;
-    mm->stack_low = lay.stack_low;
-    mm->image = img;
     k->image = img;
     if (inject_resolve(k, err, errlen) != 0)
+        return -2;
+    struct exec_layout lay;
+    if (exec_load(k, mm, img, &ea, &lay, err, errlen) != 0)
         return -1;
-    inject_watch_mm(k, mm);
-    if (map_sigreturn_tramp(k, mm) != 0) {
-        snprintf(err, errlen, "cannot map the signal return trampoline");
-        return -1;
-    }
+    mm->users = 1;
     process_defaults(p);
     p->pid = t->tid;
     p->mm = mm;

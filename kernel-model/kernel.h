@@ -100,7 +100,8 @@ struct kernel_result {
 struct kernel *kernel_create(const struct kernel_config *cfg, char *err, size_t errlen);
 void kernel_destroy(struct kernel *k);
 
-/* Starts the first process: loads img with argv. 0, or -1 with err set. */
+/* Starts the first process: loads img with argv. 0, or -1 with err set (-2 when the
+ * configuration does not fit the program: an injection names no symbol of it). */
 int kernel_spawn(struct kernel *k, const struct elf_image *img, const char *const *argv, char *err,
                  size_t errlen);
 void kernel_run(struct kernel *k, struct kernel_result *res);

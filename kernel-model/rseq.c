@@ -7,7 +7,9 @@
 #include "emu/aspace.h"
 #include "emu/loader.h"
 #include "event.h"
+#include "inject.h"
 #include "report.h"
+#include "sched.h"
 #include "signal.h"
 #include "syscall.h"
 #include "task.h"
@@ -53,6 +55,12 @@ void rseq_migrate(struct kernel *k, struct task *t)
     (void)k;
     t->rseq.event_mask |= RSEQ_EVENT_MIGRATE;
     rseq_set_notify_resume(t);
+}
+
+void rseq_exec(struct kernel *k, struct task *t)
+{
+    (void)k;
+    memset(&t->rseq, 0, sizeof(t->rseq));
 }
 
 void rseq_fork(struct kernel *k, struct task *child, const struct task *parent, bool same_vm)
@@ -134,6 +142,22 @@ static int rseq_get_rseq_cs(struct kernel *k, struct task *t, struct rseq_cs *cs
     return 0;
 }
 
+/* A valid descriptor the thread armed: its section is watched for injections from now on
+ * (sections a program does not declare are found this way). */
+static void rseq_note_cs(struct kernel *k, struct task *t, guest_addr_t cs_addr,
+                         const struct rseq_cs *cs)
+{
+    struct mm *mm = t->proc->mm;
+    if (!cs_addr)
+        return;
+    for (size_t i = 0; i < sizeof(mm->cs_seen) / sizeof(mm->cs_seen[0]); i++)
+        if (mm->cs_seen[i] == cs_addr)
+            return;
+    mm->cs_seen[mm->cs_seen_next++ % (sizeof(mm->cs_seen) / sizeof(mm->cs_seen[0]))] = cs_addr;
+    if (cs->post_commit_offset)
+        inject_watch_cs(k, mm, cs->start_ip, cs->start_ip + cs->post_commit_offset);
+}
+
 static int clear_rseq_cs(struct task *t, struct rseq_failure *f)
 {
     uint64_t zero = 0;
@@ -170,6 +194,7 @@ static int rseq_ip_fixup(struct kernel *k, struct task *t, struct rseq_failure *
     int ret = rseq_get_rseq_cs(k, t, &cs, &cs_addr, f);
     if (ret)
         return ret;
+    rseq_note_cs(k, t, cs_addr, &cs);
     /* Unsigned: true when ip >= start_ip and ip < start_ip + post_commit_offset. */
     if (ip - cs.start_ip >= cs.post_commit_offset)
         return clear_rseq_cs(t, f);
@@ -191,25 +216,29 @@ static int rseq_ip_fixup(struct kernel *k, struct task *t, struct rseq_failure *
     return 0;
 }
 
-static uint32_t rseq_node_id(const struct kernel *k, int cpu)
+static const int kernel_fields[4] = {RSEQ_OFF_CPU_ID_START, RSEQ_OFF_CPU_ID, RSEQ_OFF_NODE_ID,
+                                     RSEQ_OFF_MM_CID};
+static const char *const kernel_field_names[4] = {"cpu_id_start", "cpu_id", "node_id", "mm_cid"};
+
+/* The fields the kernel owns: cpu_id_start and cpu_id; Linux 6.3 and later also node_id and
+ * mm_cid. */
+static size_t kernel_field_count(const struct kernel *k)
 {
-    (void)k, (void)cpu;
-    return 0;
+    return k->cfg.profile == KERNEL_6_1 ? 2 : 4;
 }
 
 static int rseq_update_cpu_id(struct kernel *k, struct task *t, struct rseq_failure *f)
 {
     uint32_t cpu = (uint32_t)t->cpu;
-    uint32_t fields[4] = {cpu, cpu, rseq_node_id(k, t->cpu), 0};
-    /* cpu_id_start and cpu_id; Linux 6.3 and later go on with node_id and mm_cid. */
-    size_t n = k->cfg.profile == KERNEL_6_1 ? 2 : 4;
-    static const int offs[4] = {RSEQ_OFF_CPU_ID_START, RSEQ_OFF_CPU_ID, RSEQ_OFF_NODE_ID,
-                                RSEQ_OFF_MM_CID};
-    for (size_t i = 0; i < n; i++) {
-        guest_addr_t field = t->rseq.area + (guest_addr_t)offs[i];
+    uint32_t fields[4] = {cpu, cpu, (uint32_t)sched_cpu_node(k, t->cpu),
+                          t->mm_cid >= 0 ? (uint32_t)t->mm_cid : 0};
+    for (size_t i = 0; i < kernel_field_count(k); i++) {
+        guest_addr_t field = t->rseq.area + (guest_addr_t)kernel_fields[i];
         if (aspace_write(as_of(t), field, &fields[i], 4) != 0)
             return rseq_fail(f, field, "rseq area not writable", 0, -LX_EFAULT);
+        t->rseq.written[i] = fields[i];
     }
+    t->rseq.written_valid = true;
     return 0;
 }
 
@@ -230,6 +259,7 @@ void rseq_handle_notify_resume(struct kernel *k, struct task *t, int sig)
     if (!t->rseq.area || t->state == TASK_DEAD)
         return;
     k->st->stats.rseq_fixups++;
+    rseq_debug_fields(k, t);
     struct rseq_failure f = {0};
     if (rseq_ip_fixup(k, t, &f) == 0 && rseq_update_cpu_id(k, t, &f) == 0)
         return;
@@ -243,6 +273,81 @@ bool rseq_signal_deliver(struct kernel *k, struct task *t, int sig)
     uint64_t before = t->pending;
     rseq_handle_notify_resume(k, t, sig);
     return !((t->pending & ~before) & LX_SIGBIT(LX_SIGSEGV));
+}
+
+/* Reports from the debug checks are capped: a loop that trips one says so a few times. */
+#define DEBUG_REPORTS_MAX 8
+
+static bool debug_report_allowed(struct kernel *k)
+{
+    uint64_t n = k->st->stats.rseq_syscalls_in_cs + k->st->stats.rseq_field_writes;
+    if (n == DEBUG_REPORTS_MAX + 1)
+        report_diag(k, "rseq debug: further reports suppressed (see --stats)");
+    return n <= DEBUG_REPORTS_MAX;
+}
+
+bool rseq_debug_syscall(struct kernel *k, struct task *t, const char *name)
+{
+    if (k->cfg.rseq_debug == RSEQ_DEBUG_OFF || !t->rseq.area)
+        return false;
+    struct rseq_cs cs;
+    guest_addr_t cs_addr;
+    struct rseq_failure f = {0};
+    guest_addr_t ip = task_reg(k, t, REG_IP);
+    char where[256];
+    if (rseq_get_rseq_cs(k, t, &cs, &cs_addr, &f) != 0) {
+        k->st->stats.rseq_syscalls_in_cs++;
+        if (debug_report_allowed(k)) {
+            report_location(k, t, ip, where, sizeof(where));
+            report_diag(k,
+                        "rseq debug: tid %d made syscall %s with an invalid rseq_cs: %s (at "
+                        "0x%llx, value 0x%llx); syscall at %s",
+                        t->tid, name, f.what, (unsigned long long)f.where,
+                        (unsigned long long)f.value, where);
+        }
+        return k->cfg.rseq_debug == RSEQ_DEBUG_KILL;
+    }
+    rseq_note_cs(k, t, cs_addr, &cs);
+    if (!cs_addr || ip - cs.start_ip >= cs.post_commit_offset)
+        return false;
+    k->st->stats.rseq_syscalls_in_cs++;
+    if (debug_report_allowed(k)) {
+        report_location(k, t, ip, where, sizeof(where));
+        char start[256];
+        report_location(k, t, cs.start_ip, start, sizeof(start));
+        report_diag(k,
+                    "rseq debug: tid %d made syscall %s inside a critical section (descriptor "
+                    "0x%llx: start %s, post-commit 0x%llx, abort 0x%llx); syscall returns to %s%s",
+                    t->tid, name, (unsigned long long)cs_addr, start,
+                    (unsigned long long)(cs.start_ip + cs.post_commit_offset),
+                    (unsigned long long)cs.abort_ip, where,
+                    k->cfg.rseq_debug == RSEQ_DEBUG_KILL ? "; SIGSEGV, as with CONFIG_DEBUG_RSEQ"
+                                                         : "");
+    }
+    return k->cfg.rseq_debug == RSEQ_DEBUG_KILL;
+}
+
+void rseq_debug_fields(struct kernel *k, struct task *t)
+{
+    if (k->cfg.rseq_debug == RSEQ_DEBUG_OFF || !t->rseq.area || !t->rseq.written_valid)
+        return;
+    for (size_t i = 0; i < kernel_field_count(k); i++) {
+        guest_addr_t field = t->rseq.area + (guest_addr_t)kernel_fields[i];
+        uint32_t now;
+        if (aspace_read(as_of(t), field, &now, sizeof(now)) != 0 || now == t->rseq.written[i])
+            continue;
+        k->st->stats.rseq_field_writes++;
+        if (debug_report_allowed(k)) {
+            char where[256];
+            report_location(k, t, task_reg(k, t, REG_IP), where, sizeof(where));
+            report_diag(k,
+                        "rseq debug: tid %d's rseq area field %s (0x%llx) holds %u (0x%x) but "
+                        "the kernel wrote %u: user space must not write it; thread now at %s",
+                        t->tid, kernel_field_names[i], (unsigned long long)field, now, now,
+                        t->rseq.written[i], where);
+        }
+        t->rseq.written[i] = now; /* one report per write */
+    }
 }
 
 long sys_rseq(struct kernel *k, struct task *t, const struct sys_args *a)
@@ -264,14 +369,13 @@ long sys_rseq(struct kernel *k, struct task *t, const struct sys_args *a)
             return -LX_EPERM;
         /* rseq_reset_rseq_cpu_id(): the thread stays registered if this faults. */
         uint32_t vals[4] = {0, 0xffffffffu, 0, 0};
-        static const int offs[4] = {RSEQ_OFF_CPU_ID_START, RSEQ_OFF_CPU_ID, RSEQ_OFF_NODE_ID,
-                                    RSEQ_OFF_MM_CID};
-        for (int i = 0; i < (k61 ? 2 : 4); i++)
-            if (aspace_write(task_as(t), area + (guest_addr_t)offs[i], &vals[i], 4) != 0)
+        for (size_t i = 0; i < kernel_field_count(k); i++)
+            if (aspace_write(task_as(t), area + (guest_addr_t)kernel_fields[i], &vals[i], 4) != 0)
                 return -LX_EFAULT;
         t->rseq.area = 0;
         t->rseq.sig = 0;
         t->rseq.len = 0;
+        t->rseq.written_valid = false;
         event_emit(k, EV_RSEQ_REGISTER, t, 0, 0, 0);
         return 0;
     }
@@ -310,6 +414,7 @@ long sys_rseq(struct kernel *k, struct task *t, const struct sys_args *a)
     t->rseq.area = area;
     t->rseq.len = len;
     t->rseq.sig = sig;
+    t->rseq.written_valid = false;
     rseq_set_notify_resume(t);
     event_emit(k, EV_RSEQ_REGISTER, t, area, len, sig);
     return 0;

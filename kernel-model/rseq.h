@@ -26,7 +26,16 @@ void rseq_migrate(struct kernel *k, struct task *t);
 bool rseq_signal_deliver(struct kernel *k, struct task *t, int sig);
 /* __rseq_handle_notify_resume(): fixup then CPU-field update, SIGSEGV on failure. */
 void rseq_handle_notify_resume(struct kernel *k, struct task *t, int sig);
+/* execve drops the registration (spec 1.7). */
+void rseq_exec(struct kernel *k, struct task *t);
 /* The registration a new thread or process starts with (spec 1.7). */
 void rseq_fork(struct kernel *k, struct task *child, const struct task *parent, bool same_vm);
+
+/* DEBUG_RSEQ checks (spec 2.7), as --rseq-debug asks. At a syscall: whether it was made
+ * inside a critical section (or with an invalid descriptor); reported, and true when the
+ * thread must get SIGSEGV at the syscall's exit. */
+bool rseq_debug_syscall(struct kernel *k, struct task *t, const char *name);
+/* At a kernel entry: the fields the kernel owns still hold what it last wrote. */
+void rseq_debug_fields(struct kernel *k, struct task *t);
 
 #endif

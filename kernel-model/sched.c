@@ -14,6 +14,7 @@
 #include "event.h"
 #include "futex.h"
 #include "inject.h"
+#include "mm_cid.h"
 #include "report.h"
 #include "rseq.h"
 #include "signal.h"
@@ -169,6 +170,7 @@ static void pick_next(struct kernel *k, struct kcpu *c)
         return;
     rq_remove(c, next);
     next->state = TASK_RUNNING;
+    mm_cid_switch_in(k, next, c->id);
     next->quantum_left = new_quantum(k);
     c->signal_deferred = false; /* what the previous thread waited for is on its way */
     arm_injection(k, c, next);
@@ -311,9 +313,12 @@ static void move_task(struct kernel *k, struct task *t, int to)
     enqueue(k, dst, t);
 }
 
+int sched_cpu_node(const struct kernel *k, int cpu) { return cpu * k->cfg.nodes / k->cfg.ncpus; }
+
 void sched_set_affinity(struct kernel *k, struct task *t, uint64_t mask)
 {
     t->affinity = mask;
+    mm_cid_affinity(k, t, mask);
     if ((mask & bit(t->cpu)) || (t->state != TASK_RUNNING && t->state != TASK_RUNNABLE))
         return;
     /* The kernel migrates the thread before sched_setaffinity returns (spec 7.7). */

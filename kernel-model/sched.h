@@ -45,6 +45,8 @@ void sched_set_affinity(struct kernel *k, struct task *t, uint64_t mask);
 /* t leaves the scheduler for good. */
 void sched_remove(struct kernel *k, struct task *t);
 uint64_t sched_online_mask(const struct kernel *k);
+/* The NUMA node of a CPU: --nodes spread evenly over the CPUs, in blocks. */
+int sched_cpu_node(const struct kernel *k, int cpu);
 
 /* Timers on virtual time. Arming replaces the task's earlier wait deadline. */
 void timer_arm_task(struct kernel *k, struct task *t, uint64_t when_ns);

@@ -56,7 +56,7 @@ long sys_sched_setaffinity(struct kernel *k, struct task *t, const struct sys_ar
 
 long sys_getcpu(struct kernel *k, struct task *t, const struct sys_args *a)
 {
-    uint32_t cpu = (uint32_t)t->cpu, node = 0;
+    uint32_t cpu = (uint32_t)t->cpu, node = (uint32_t)sched_cpu_node(k, t->cpu);
     if (a->a[0] && copy_to_user(k, t, a->a[0], &cpu, 4) != 0)
         return -LX_EFAULT;
     if (a->a[1] && copy_to_user(k, t, a->a[1], &node, 4) != 0)

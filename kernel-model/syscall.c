@@ -7,6 +7,8 @@
 #include "emu/aspace.h"
 #include "event.h"
 #include "report.h"
+#include "rseq.h"
+#include "signal.h"
 #include "task.h"
 
 static const struct syscall_row syscall_table[] = {
@@ -98,6 +100,15 @@ void syscall_dispatch(struct kernel *k, struct task *t)
     k->st->stats.syscalls++;
 
     const struct syscall_row *row = syscall_lookup(k->arch, a.nr);
+    /* DEBUG_RSEQ looks at the return IP on the way out; it is the same now. Calls that do not
+     * return to it are left out. */
+    bool rseq_kill = false;
+    if (t->rseq.area) {
+        rseq_debug_fields(k, t);
+        if (!row || (row->fn != sys_rt_sigreturn && row->fn != sys_exit &&
+                     row->fn != sys_exit_group && row->fn != sys_execve))
+            rseq_kill = rseq_debug_syscall(k, t, row ? row->name : "(unknown)");
+    }
     long ret;
     if (row && row->fn != sys_ni) {
         ret = row->fn(k, t, &a);
@@ -106,6 +117,8 @@ void syscall_dispatch(struct kernel *k, struct task *t)
         ret = -LX_ENOSYS;
     }
     event_syscall(k, t, &a, ret);
+    if (rseq_kill && t->state != TASK_DEAD)
+        signal_force_sigsegv(k, t, 0);
     if (ret == SYS_BLOCKED || ret == SYS_NORETURN)
         return;
     syscall_set_return(k, t, ret);

@@ -6,6 +6,7 @@
 #include "emu/aspace.h"
 #include "event.h"
 #include "futex.h"
+#include "mm_cid.h"
 #include "report.h"
 #include "sched.h"
 #include "signal.h"
@@ -24,6 +25,7 @@ struct task *task_alloc(struct kernel *k)
             k->st->next_tid = FIRST_TID;
         t->tid = k->st->next_tid++;
         t->state = TASK_RUNNABLE;
+        t->mm_cid = -1;
         return t;
     }
     return NULL;
@@ -50,6 +52,7 @@ struct mm *mm_alloc(struct kernel *k)
             continue;
         memset(mm, 0, sizeof(*mm));
         mm->in_use = true;
+        mm_cid_init(mm);
         return mm;
     }
     return NULL;
@@ -124,8 +127,10 @@ void task_exit(struct kernel *k, struct task *t, int exit_code)
             futex_wake_addr(k, t, t->clear_child_tid, 1);
     }
     sched_remove(k, t);
-    if (mm)
+    if (mm) {
         cpu_ctx_detach(mm->as, &t->ctx);
+        mm_cid_release(k, t);
+    }
     event_emit(k, EV_EXIT, t, (uint64_t)exit_code, 0, 0);
     t->state = TASK_DEAD;
     p->nr_threads--;
