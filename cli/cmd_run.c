@@ -36,8 +36,12 @@ static int exit_for_result(const struct kernel_result *r)
 
 int cmd_run(int argc, char **argv)
 {
-    struct run_opts o = {
-        .cpus = 4, .nodes = 1, .seed = 1, .cs_inject_span = 16, .kernel = "6.18", .rseq_debug = "kill"};
+    struct run_opts o = {.cpus = 4,
+                         .nodes = 1,
+                         .seed = 1,
+                         .cs_inject_span = 16,
+                         .kernel = "6.18",
+                         .rseq_debug = "kill"};
     const struct opt opts[] = {
         {"cpus", OPT_U64, &o.cpus, "N", "modelled CPUs (1..64, default 4)"},
         {"seed", OPT_U64, &o.seed, "S", "seed of every scheduling choice (default 1)"},
@@ -90,9 +94,8 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "rseqemu run: --kernel must be 6.1 or 6.18, not '%s'\n", o.kernel);
         return EXIT_USAGE;
     }
-    static const char *const debug_modes[] = {[RSEQ_DEBUG_KILL] = "kill",
-                                              [RSEQ_DEBUG_REPORT] = "report",
-                                              [RSEQ_DEBUG_OFF] = "off"};
+    static const char *const debug_modes[] = {
+        [RSEQ_DEBUG_KILL] = "kill", [RSEQ_DEBUG_REPORT] = "report", [RSEQ_DEBUG_OFF] = "off"};
     int debug = -1;
     for (int i = 0; i < 3; i++)
         if (!strcmp(o.rseq_debug, debug_modes[i]))

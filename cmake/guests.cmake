@@ -2,6 +2,8 @@
 # CMake's own toolchain: gcc for x86-64 and aarch64-linux-gnu-gcc for aarch64.
 find_program(GUEST_CC_x86_64 NAMES x86_64-linux-gnu-gcc gcc REQUIRED)
 find_program(GUEST_CC_aarch64 NAMES aarch64-linux-gnu-gcc REQUIRED)
+find_program(GUEST_AR_x86_64 NAMES x86_64-linux-gnu-ar ar REQUIRED)
+find_program(GUEST_AR_aarch64 NAMES aarch64-linux-gnu-ar REQUIRED)
 set(GUEST_OUT ${RSEQEMU_GUEST_DIR})
 set(GUEST_CFLAGS -O2 -g -Wall -Wextra -Werror -I${PROJECT_SOURCE_DIR}/guest/include)
 
@@ -33,10 +35,13 @@ function(add_guest_program name)
       set(mode -static -pthread)
       set(deps)
     endif()
+    # The compiler's dependency file makes a change to an included header rebuild the guest.
     add_custom_command(OUTPUT ${out}
       COMMAND ${CMAKE_COMMAND} -E make_directory ${GUEST_OUT}/${arch}
-      COMMAND ${GUEST_CC_${arch}} ${GUEST_CFLAGS} ${G_CFLAGS} -o ${out} ${srcs} ${mode} ${G_LIBS}
+      COMMAND ${GUEST_CC_${arch}} ${GUEST_CFLAGS} ${G_CFLAGS} -MD -MF ${out}.d -o ${out} ${srcs}
+              ${mode} ${G_LIBS}
       DEPENDS ${srcs} ${deps}
+      DEPFILE ${out}.d
       COMMENT "guest ${arch}/${name}"
       VERBATIM)
     list(APPEND outputs ${out})

@@ -227,6 +227,19 @@ static size_t kernel_field_count(const struct kernel *k)
     return k->cfg.profile == KERNEL_6_1 ? 2 : 4;
 }
 
+/* Other live threads of t's process registered at the same area: the kernel's writes for t
+ * are what they see too (a bug reported at registration, not at every write). */
+static void rseq_sync_sharers(struct kernel *k, const struct task *t, const uint32_t *vals)
+{
+    for (int i = 0; i < TASK_MAX; i++) {
+        struct task *o = &k->st->tasks[i];
+        if (o == t || o->state == TASK_FREE || o->state == TASK_DEAD ||
+            o->rseq.area != t->rseq.area || o->proc->mm != t->proc->mm)
+            continue;
+        memcpy(o->rseq.written, vals, sizeof(o->rseq.written));
+    }
+}
+
 static int rseq_update_cpu_id(struct kernel *k, struct task *t, struct rseq_failure *f)
 {
     uint32_t cpu = (uint32_t)t->cpu;
@@ -239,6 +252,7 @@ static int rseq_update_cpu_id(struct kernel *k, struct task *t, struct rseq_fail
         t->rseq.written[i] = fields[i];
     }
     t->rseq.written_valid = true;
+    rseq_sync_sharers(k, t, t->rseq.written);
     return 0;
 }
 
@@ -350,6 +364,24 @@ void rseq_debug_fields(struct kernel *k, struct task *t)
     }
 }
 
+/* Two threads of a process registered at overlapping areas overwrite each other's fields. */
+static void rseq_debug_shared_area(struct kernel *k, struct task *t, guest_addr_t area,
+                                   uint32_t len)
+{
+    for (int i = 0; i < TASK_MAX; i++) {
+        const struct task *o = &k->st->tasks[i];
+        if (o == t || o->state == TASK_FREE || o->state == TASK_DEAD || !o->rseq.area ||
+            o->proc->mm != t->proc->mm || o->rseq.area >= area + len ||
+            area >= o->rseq.area + o->rseq.len)
+            continue;
+        report_diag(k,
+                    "rseq debug: tid %d registers the rseq area at 0x%llx, which tid %d has "
+                    "registered at 0x%llx: the kernel's updates for one overwrite the other's",
+                    t->tid, (unsigned long long)area, o->tid, (unsigned long long)o->rseq.area);
+        return;
+    }
+}
+
 long sys_rseq(struct kernel *k, struct task *t, const struct sys_args *a)
 {
     guest_addr_t area = a->a[0];
@@ -372,6 +404,7 @@ long sys_rseq(struct kernel *k, struct task *t, const struct sys_args *a)
         for (size_t i = 0; i < kernel_field_count(k); i++)
             if (aspace_write(task_as(t), area + (guest_addr_t)kernel_fields[i], &vals[i], 4) != 0)
                 return -LX_EFAULT;
+        rseq_sync_sharers(k, t, vals);
         t->rseq.area = 0;
         t->rseq.sig = 0;
         t->rseq.len = 0;
@@ -411,6 +444,8 @@ long sys_rseq(struct kernel *k, struct task *t, const struct sys_args *a)
         if (aspace_write(task_as(t), area + RSEQ_OFF_RSEQ_CS, &cs, sizeof(cs)) != 0)
             return -LX_EFAULT;
     }
+    if (k->cfg.rseq_debug != RSEQ_DEBUG_OFF)
+        rseq_debug_shared_area(k, t, area, len);
     t->rseq.area = area;
     t->rseq.len = len;
     t->rseq.sig = sig;

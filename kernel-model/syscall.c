@@ -100,15 +100,8 @@ void syscall_dispatch(struct kernel *k, struct task *t)
     k->st->stats.syscalls++;
 
     const struct syscall_row *row = syscall_lookup(k->arch, a.nr);
-    /* DEBUG_RSEQ looks at the return IP on the way out; it is the same now. Calls that do not
-     * return to it are left out. */
-    bool rseq_kill = false;
-    if (t->rseq.area) {
+    if (t->rseq.area)
         rseq_debug_fields(k, t);
-        if (!row || (row->fn != sys_rt_sigreturn && row->fn != sys_exit &&
-                     row->fn != sys_exit_group && row->fn != sys_execve))
-            rseq_kill = rseq_debug_syscall(k, t, row ? row->name : "(unknown)");
-    }
     long ret;
     if (row && row->fn != sys_ni) {
         ret = row->fn(k, t, &a);
@@ -117,7 +110,10 @@ void syscall_dispatch(struct kernel *k, struct task *t)
         ret = -LX_ENOSYS;
     }
     event_syscall(k, t, &a, ret);
-    if (rseq_kill && t->state != TASK_DEAD)
+    /* DEBUG_RSEQ's check at the syscall's exit, with the registration it leaves; calls that do
+     * not return to their caller (exit, execve, rt_sigreturn) are not looked at. */
+    if (ret != SYS_NORETURN && t->rseq.area && t->state != TASK_DEAD &&
+        rseq_debug_syscall(k, t, row ? row->name : "(unknown)"))
         signal_force_sigsegv(k, t, 0);
     if (ret == SYS_BLOCKED || ret == SYS_NORETURN)
         return;

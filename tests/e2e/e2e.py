@@ -144,6 +144,10 @@ def case_native(name, status, *args):
         raise Skip(f"the host's affinity mask ({ncpus} CPUs) is not every online CPU")
     if ncpus > 64:
         raise Skip(f"{ncpus} host CPUs, rseqemu models at most 64")
+    if name.startswith("rseq_"):
+        release = tuple(int(x) for x in re.findall(r"\d+", os.uname().release)[:2])
+        if release < (6, 3):
+            raise Skip(f"the host runs Linux {os.uname().release}; the model's default is 6.18")
     prog = guest("x86_64", name)
     native = run([prog, *args], native=True)
     expect_status(native, int(status))

@@ -57,6 +57,22 @@ int guest_run(const char *arch, const char *name, const char *const *args,
     cfg.envp = opts->envp;
     cfg.verify_icount = opts->verify_icount;
     cfg.no_fast_stores = opts->no_fast_stores;
+    cfg.nodes = opts->nodes ? opts->nodes : 1;
+    if (opts->no_cs_inject)
+        cfg.cs_inject_span = 0;
+    cfg.rseq_debug = opts->rseq_debug;
+    cfg.rseq_watch = opts->rseq_watch;
+    for (int i = 0; opts->injects && opts->injects[i] && i < KERNEL_INJECTS_MAX; i++) {
+        if (kernel_inject_parse(opts->injects[i], &cfg.injects[i], err, sizeof(err)) != 0) {
+            snprintf(r->err, sizeof(r->err), "%s", err);
+            fclose(diag);
+            close(out_fd);
+            close(err_fd);
+            elf_image_close(img);
+            return -1;
+        }
+        cfg.ninjects = i + 1;
+    }
     cfg.stdin_fd = -1;
     cfg.stdout_fd = out_fd;
     cfg.stderr_fd = err_fd;
@@ -75,6 +91,11 @@ int guest_run(const char *arch, const char *name, const char *const *args,
         r->status = res.status;
         r->insns = res.insns;
         r->digest = res.digest;
+        FILE *st = fmemopen(r->stats, sizeof(r->stats), "w");
+        if (st) {
+            kernel_print_stats(k, st);
+            fclose(st);
+        }
         rc = 0;
     }
     kernel_destroy(k);
@@ -88,6 +109,17 @@ int guest_run(const char *arch, const char *name, const char *const *args,
     close(err_fd);
     elf_image_close(img);
     return rc;
+}
+
+uint64_t guest_stat(const struct guest_result *r, const char *name)
+{
+    char key[96];
+    snprintf(key, sizeof(key), "stat %s ", name);
+    for (const char *p = r->stats; (p = strstr(p, key)) != NULL; p++)
+        if (p == r->stats || p[-1] == '\n')
+            return strtoull(p + strlen(key), NULL, 10);
+    fprintf(stderr, "guest_stat: no figure '%s'\n", name);
+    abort();
 }
 
 uint8_t *file_read_whole(const char *path, size_t *size)

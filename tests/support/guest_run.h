@@ -24,6 +24,11 @@ struct guest_opts {
     const char *const *envp;
     bool verify_icount; /* cross-check block instruction counts per instruction */
     bool no_fast_stores;
+    int nodes;                  /* 0: 1 */
+    bool no_cs_inject;          /* no injections inside critical sections */
+    const char *const *injects; /* NULL-terminated "ACTION@WHERE[#N]" (kernel_inject_parse) */
+    enum kernel_rseq_debug rseq_debug;
+    bool rseq_watch;
 };
 
 struct guest_result {
@@ -33,7 +38,11 @@ struct guest_result {
     uint64_t digest;
     char out[1 << 16]; /* guest stdout, NUL-terminated */
     char err[1 << 16]; /* guest stderr and emulator diagnostics */
+    char stats[4096];  /* `stat <name> <value>` lines (kernel_print_stats) */
 };
+
+/* A figure of the run's stats; the test fails if it is absent. */
+uint64_t guest_stat(const struct guest_result *r, const char *name);
 
 /* "x86_64" or "aarch64". */
 extern const char *const guest_arches[2];

@@ -1,0 +1,82 @@
+/* rseq critical sections for x86-64 guests (included by rseq_guest.h). */
+#ifndef RSEQEMU_GUEST_RSEQ_X86_64_H
+#define RSEQEMU_GUEST_RSEQ_X86_64_H
+
+#define RSEQ_GUEST_SIG 0x53053053
+
+/* ud1 0x53053053(%rip), %edi: the signature is the displacement of an instruction that traps,
+ * so a stray jump to it cannot run on. */
+#define RSEQ_GUEST_SIG_ASM ".byte 0x0f, 0xb9, 0x3d\n\t.long 0x53053053\n\t"
+
+#define RSEQ_GUEST_STR_(x) #x
+#define RSEQ_GUEST_STR(x)  RSEQ_GUEST_STR_(x)
+
+// clang-format off
+#define RSEQ_GUEST_DESCRIPTOR(label, start, post, abort)                                           \
+    ".pushsection __rseq_cs, \"aw\"\n\t"                                                           \
+    ".balign 32\n\t"                                                                               \
+    RSEQ_GUEST_STR(label) ":\n\t"                                                                  \
+    ".long 0, 0\n\t"                                                                               \
+    ".quad " RSEQ_GUEST_STR(start) ", " RSEQ_GUEST_STR(post) " - " RSEQ_GUEST_STR(start) ", "     \
+        RSEQ_GUEST_STR(abort) "\n\t"                                                               \
+    ".popsection\n\t"                                                                              \
+    ".pushsection __rseq_cs_ptr_array, \"aw\"\n\t"                                                 \
+    ".quad " RSEQ_GUEST_STR(label) "b\n\t"                                                         \
+    ".popsection\n\t"
+// clang-format on
+
+/* *v += count on CPU cpu: 0 when done, 1 when the section aborted or runs elsewhere. */
+static inline int rseq_guest_addv(struct rseq_area *area, intptr_t *v, intptr_t count, int cpu)
+{
+    __asm__ __volatile__ goto(
+        RSEQ_GUEST_DESCRIPTOR(
+            3, 1f, 2f, 4f) "leaq 3b(%%rip), %%rax\n\t"
+                           "movq %%rax, 8(%[area])\n\t"
+                           "1:\n\t"
+                           "cmpl %[cpu], 4(%[area])\n\t"
+                           "jnz 4f\n\t"
+                           "addq %[count], %[v]\n\t"
+                           "2:\n\t"
+                           ".pushsection __rseq_failure, \"ax\"\n\t" RSEQ_GUEST_SIG_ASM "4:\n\t"
+                           "jmp %l[aborted]\n\t"
+                           ".popsection\n\t"
+        :
+        : [area] "r"(area), [cpu] "r"(cpu), [v] "m"(*v), [count] "r"(count)
+        : "memory", "cc", "rax"
+        : aborted);
+    return 0;
+aborted:
+    return 1;
+}
+
+/* if (*v == expect) *v = newv, on CPU cpu: 0 when stored, 1 when the section aborted or runs
+ * elsewhere, 2 when *v != expect. */
+static inline int rseq_guest_cmpeqv_storev(struct rseq_area *area, intptr_t *v, intptr_t expect,
+                                           intptr_t newv, int cpu)
+{
+    __asm__ __volatile__ goto(
+        RSEQ_GUEST_DESCRIPTOR(
+            3, 1f, 2f, 4f) "leaq 3b(%%rip), %%rax\n\t"
+                           "movq %%rax, 8(%[area])\n\t"
+                           "1:\n\t"
+                           "cmpl %[cpu], 4(%[area])\n\t"
+                           "jnz 4f\n\t"
+                           "cmpq %[v], %[expect]\n\t"
+                           "jnz %l[differs]\n\t"
+                           "movq %[newv], %[v]\n\t"
+                           "2:\n\t"
+                           ".pushsection __rseq_failure, \"ax\"\n\t" RSEQ_GUEST_SIG_ASM "4:\n\t"
+                           "jmp %l[aborted]\n\t"
+                           ".popsection\n\t"
+        :
+        : [area] "r"(area), [cpu] "r"(cpu), [v] "m"(*v), [expect] "r"(expect), [newv] "r"(newv)
+        : "memory", "cc", "rax"
+        : aborted, differs);
+    return 0;
+aborted:
+    return 1;
+differs:
+    return 2;
+}
+
+#endif
