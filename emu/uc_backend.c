@@ -151,9 +151,10 @@ static void block_over_budget(uc_engine *uc, struct backend *b, uint64_t addr, u
  * it enters a critical section and the countdown ends there. */
 static void block_watch(uc_engine *uc, struct backend *b, uint64_t addr, uint32_t size, uint32_t n)
 {
-    bool resumed = addr == b->watch_resume;
+    /* Resuming in front of this block: its first instruction has had its turn. */
+    guest_addr_t from = addr == b->watch_resume ? addr + 1 : addr;
     b->watch_resume = 0;
-    uint32_t kinds = resumed ? 0 : watch_hits(b->watch, addr, addr + size);
+    uint32_t kinds = watch_hits(b->watch, from, addr + size);
     bool cs_due = (kinds & ASPACE_WATCH_CS) && b->watch_countdown && --b->watch_countdown == 0;
     if ((kinds & ASPACE_WATCH_POINT) || cs_due) {
         b->stop = STOP_WATCH;

@@ -218,7 +218,8 @@ static int cs_inject_kind(struct kernel *k, const struct kcpu *c, const struct t
     return others && sched_decide(k, DECIDE_INJECT_KIND, 2) ? INJECT_MIGRATE : INJECT_PREEMPT;
 }
 
-void inject_watch_hit(struct kernel *k, struct kcpu *c, struct task *t, const struct emu_exit *ex)
+void inject_watch_hit(struct kernel *k, struct kcpu *c, struct task *t, const struct emu_exit *ex,
+                      bool resumed)
 {
     struct aspace *as = task_as(t);
     guest_addr_t ips[BLOCK_INSNS_MAX];
@@ -233,8 +234,9 @@ void inject_watch_hit(struct kernel *k, struct kcpu *c, struct task *t, const st
         /* The block enters a critical section: the injection lands on one of the section's
          * next instructions, counted from its entry as the thread runs them. */
         guest_addr_t cs_start, cs_end;
-        if (aspace_watch_find(as, ex->watch_addr, ex->watch_addr + ex->watch_size, ASPACE_WATCH_CS,
-                              &cs_start, &cs_end)) {
+        if (aspace_watch_find(as, ex->watch_addr + (resumed ? 1 : 0),
+                              ex->watch_addr + ex->watch_size, ASPACE_WATCH_CS, &cs_start,
+                              &cs_end)) {
             size_t entry = 0;
             while (entry < n && ips[entry] != cs_start)
                 entry++;
@@ -251,7 +253,7 @@ void inject_watch_hit(struct kernel *k, struct kcpu *c, struct task *t, const st
     }
     /* Injections by instruction count every time their instruction is reached, up to the
      * first one that fires; those after the injection point run later, and count then. */
-    for (size_t i = 0; i < n && i <= chosen; i++) {
+    for (size_t i = resumed ? 1 : 0; i < n && i <= chosen; i++) {
         int fired = -1;
         for (int j = 0; j < k->cfg.ninjects; j++) {
             if (k->st->inject_addr[j] != ips[i] || k->st->inject_hits[j] >= k->cfg.injects[j].nth)

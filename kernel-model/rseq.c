@@ -281,12 +281,10 @@ void rseq_handle_notify_resume(struct kernel *k, struct task *t, int sig)
     signal_force_sigsegv(k, t, sig);
 }
 
-bool rseq_signal_deliver(struct kernel *k, struct task *t, int sig)
+void rseq_signal_deliver(struct kernel *k, struct task *t, int sig)
 {
     t->rseq.event_mask |= RSEQ_EVENT_SIGNAL;
-    uint64_t before = t->pending;
     rseq_handle_notify_resume(k, t, sig);
-    return !((t->pending & ~before) & LX_SIGBIT(LX_SIGSEGV));
 }
 
 /* Reports from the debug checks are capped: a loop that trips one says so a few times. */

@@ -22,8 +22,8 @@ void rseq_notify_resume(struct kernel *k, struct task *t);
 /* The thread was switched out / moved to another CPU (rseq_preempt, rseq_migrate). */
 void rseq_preempt(struct kernel *k, struct task *t);
 void rseq_migrate(struct kernel *k, struct task *t);
-/* Before a signal frame is built (rseq_signal_deliver): false if it forced SIGSEGV. */
-bool rseq_signal_deliver(struct kernel *k, struct task *t, int sig);
+/* Before a signal frame is built (rseq_signal_deliver); a failure queues SIGSEGV. */
+void rseq_signal_deliver(struct kernel *k, struct task *t, int sig);
 /* __rseq_handle_notify_resume(): fixup then CPU-field update, SIGSEGV on failure. */
 void rseq_handle_notify_resume(struct kernel *k, struct task *t, int sig);
 /* execve drops the registration (spec 1.7). */

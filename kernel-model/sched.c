@@ -553,7 +553,8 @@ static void handle_trap(struct kernel *k, struct task *t, const struct emu_exit 
     signal_force(k, t, sig, code, addr, 0);
 }
 
-static void handle_exit(struct kernel *k, struct kcpu *c, struct task *t, const struct emu_exit *ex)
+static void handle_exit(struct kernel *k, struct kcpu *c, struct task *t, const struct emu_exit *ex,
+                        bool resumed)
 {
     if (ex->kind != EMU_EXIT_BUDGET && ex->kind != EMU_EXIT_WATCH) {
         /* The thread entered the kernel: an injection placed ahead of it in straight-line
@@ -572,7 +573,7 @@ static void handle_exit(struct kernel *k, struct kcpu *c, struct task *t, const 
     case EMU_EXIT_BUDGET:
         break;
     case EMU_EXIT_WATCH:
-        inject_watch_hit(k, c, t, ex);
+        inject_watch_hit(k, c, t, ex, resumed);
         break;
     case EMU_EXIT_FAULT:
     case EMU_EXIT_TRAP:
@@ -729,12 +730,13 @@ void sched_run(struct kernel *k)
         struct emu_exit ex;
         k->st->stats.slices++;
         emu_run(task_as(t), &t->ctx, &p, &ex);
+        bool resumed = ex.kind == EMU_EXIT_WATCH && ex.watch_addr == t->watch_resume;
         t->watch_resume = 0;
         c->cs_countdown = ex.watch_countdown;
         account(k, c, t, ex.insns);
         k->st->event_ns = c->clock_ns;
         k->st->serving = t;
-        handle_exit(k, c, t, &ex);
+        handle_exit(k, c, t, &ex, resumed);
         if (!k->done && c->curr == t)
             policy_point(k, c, t);
         k->st->serving = NULL;

@@ -386,21 +386,24 @@ static bool deliver(struct kernel *k, struct task *t, int sig, const struct ksig
         return false;
     }
     restart_fixup(k, t, act);
-    if (!rseq_signal_deliver(k, t, sig))
-        return true; /* a SIGSEGV is now queued; it is delivered next */
-    if (!setup_frame(k, t, sig, act, info)) {
+    /* The handler runs as it was when the signal was taken (get_signal() copies it): a failed
+     * rseq fixup may reset SIGSEGV to its default, and queues a SIGSEGV that comes next, but
+     * this frame is still built (spec 2.4). */
+    struct ksigaction ka = *act;
+    rseq_signal_deliver(k, t, sig);
+    if (!setup_frame(k, t, sig, &ka, info)) {
         signal_force_sigsegv(k, t, sig);
         return true;
     }
-    uint64_t mask = act->mask;
-    if (!(act->flags & LX_SA_NODEFER))
+    uint64_t mask = ka.mask;
+    if (!(ka.flags & LX_SA_NODEFER))
         mask |= LX_SIGBIT(sig);
     t->blocked = (t->blocked | mask) & ~UNBLOCKABLE;
     t->restore_saved_blocked = false;
-    if (act->flags & LX_SA_RESETHAND)
+    if (ka.flags & LX_SA_RESETHAND)
         act->handler = LX_SIG_DFL;
     k->st->stats.signals_delivered++;
-    event_emit(k, EV_SIGNAL_DELIVER, t, (uint64_t)sig, act->handler, task_reg(k, t, REG_SP));
+    event_emit(k, EV_SIGNAL_DELIVER, t, (uint64_t)sig, ka.handler, task_reg(k, t, REG_SP));
     *handled = true;
     return true;
 }
