@@ -173,6 +173,7 @@ void kernel_print_stats(const struct kernel *k, FILE *out)
         FIGURE(rseq_aborts_migrate),
         FIGURE(rseq_aborts_signal),
         FIGURE(rseq_aborts_ipi),
+        FIGURE(membarrier_ipis),
         FIGURE(rseq_cs_known),
         FIGURE(cs_injections),
         FIGURE(rseq_syscalls_in_cs),

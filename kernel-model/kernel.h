@@ -19,8 +19,8 @@ struct elf_image;
 
 /* Observable behaviour of a kernel generation (spec 0.1 and 2.9). */
 enum kernel_profile {
+    KERNEL_6_18, /* Linux 6.3..6.18: extensible struct rseq, AT_RSEQ_*; the default */
     KERNEL_6_1,  /* Linux 6.1: no node_id/mm_cid, rseq_len must be 32 */
-    KERNEL_6_18, /* Linux 6.3..6.18: extensible struct rseq, AT_RSEQ_* */
 };
 
 #define KERNEL_CPUS_MAX 64

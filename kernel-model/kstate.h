@@ -105,6 +105,7 @@ struct task_rseq {
     uint32_t len;
     uint32_t sig;
     uint32_t event_mask; /* RSEQ_EVENT_* */
+    uint32_t last_event; /* the latest event's kind, for the aborts-by-cause figures */
     bool notify_resume;
     /* What the kernel last wrote to cpu_id_start, cpu_id, node_id and mm_cid (the debug
      * check compares the area with it at kernel entries). */
@@ -248,6 +249,7 @@ struct kstats {
     uint64_t rseq_aborts;
     uint64_t rseq_aborts_preempt, rseq_aborts_signal, rseq_aborts_migrate, rseq_aborts_ipi;
     uint64_t rseq_fixups;
+    uint64_t membarrier_ipis;
     uint64_t rseq_cs_known;       /* critical sections the injection policy watches */
     uint64_t cs_injections;       /* injections placed inside a critical section */
     uint64_t rseq_syscalls_in_cs; /* debug check */

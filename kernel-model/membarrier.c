@@ -37,7 +37,8 @@ enum {
 static void ipi_rseq(struct kernel *k, struct kcpu *c)
 {
     event_emit(k, EV_PREEMPT, c->curr, 3, (uint64_t)c->id, 0);
-    rseq_preempt(k, c->curr);
+    k->st->stats.membarrier_ipis++;
+    rseq_ipi(k, c->curr);
 }
 
 static long membarrier_rseq(struct kernel *k, struct task *t, int cpu_id)

@@ -8,6 +8,8 @@
  * keeps the ids of running threads, so no two running threads ever share one. */
 #include "mm_cid.h"
 
+#include "report.h"
+
 static int popcount(uint64_t v) { return __builtin_popcountll(v); }
 
 static int min_int(int a, int b) { return a < b ? a : b; }
@@ -109,6 +111,23 @@ static void cid_mode(struct kernel *k, struct mm *mm)
         to_per_task(k, mm);
 }
 
+/* The contract (spec 3.1), checked at every schedule-in: a broken model says so at once. */
+static void cid_check(struct kernel *k, const struct task *t, int cpu)
+{
+    const struct mm *mm = t->proc->mm;
+    bool bad = t->mm_cid < 0 || t->mm_cid >= k->cfg.ncpus;
+    for (int i = 0; i < k->cfg.ncpus && !bad; i++) {
+        const struct task *r = i == cpu ? NULL : running_in(k, mm, i);
+        bad = r && r->mm_cid == t->mm_cid;
+    }
+    if (bad && !k->done) {
+        report_fatal(k, "internal error: mm_cid %d of tid %d on CPU %d breaks its contract",
+                     t->mm_cid, t->tid, cpu);
+        k->done = true;
+        k->result.outcome = KERNEL_ERROR;
+    }
+}
+
 void mm_cid_switch_in(struct kernel *k, struct task *t, int cpu)
 {
     struct mm *mm = t->proc->mm;
@@ -119,13 +138,12 @@ void mm_cid_switch_in(struct kernel *k, struct task *t, int cpu)
         if (mm->cpu_cid[cpu] < 0)
             mm->cpu_cid[cpu] = cid_alloc(k, mm, max);
         t->mm_cid = mm->cpu_cid[cpu];
-        return;
+    } else if (t->mm_cid < 0 || t->mm_cid >= max) {
+        /* No id yet, or one above what the process may now use: the lowest free one. */
+        cid_free(mm, t->mm_cid);
+        t->mm_cid = cid_alloc(k, mm, max);
     }
-    if (t->mm_cid >= 0 && t->mm_cid < max)
-        return;
-    /* No id yet, or one above what the process may now use: the lowest free one. */
-    cid_free(mm, t->mm_cid);
-    t->mm_cid = cid_alloc(k, mm, max);
+    cid_check(k, t, cpu);
 }
 
 void mm_cid_release(struct kernel *k, struct task *t)

@@ -47,13 +47,21 @@ void rseq_preempt(struct kernel *k, struct task *t)
 {
     (void)k;
     t->rseq.event_mask |= RSEQ_EVENT_PREEMPT;
+    t->rseq.last_event = RSEQ_EVENT_PREEMPT;
     rseq_set_notify_resume(t);
+}
+
+void rseq_ipi(struct kernel *k, struct task *t)
+{
+    rseq_preempt(k, t);
+    t->rseq.last_event = RSEQ_EVENT_IPI;
 }
 
 void rseq_migrate(struct kernel *k, struct task *t)
 {
     (void)k;
     t->rseq.event_mask |= RSEQ_EVENT_MIGRATE;
+    t->rseq.last_event = RSEQ_EVENT_MIGRATE;
     rseq_set_notify_resume(t);
 }
 
@@ -190,7 +198,6 @@ static int rseq_ip_fixup(struct kernel *k, struct task *t, struct rseq_failure *
     guest_addr_t ip = task_reg(k, t, REG_IP);
     struct rseq_cs cs;
     guest_addr_t cs_addr;
-    uint32_t events = t->rseq.event_mask;
     int ret = rseq_get_rseq_cs(k, t, &cs, &cs_addr, f);
     if (ret)
         return ret;
@@ -206,12 +213,21 @@ static int rseq_ip_fixup(struct kernel *k, struct task *t, struct rseq_failure *
         return ret;
     task_set_reg(k, t, REG_IP, cs.abort_ip);
     k->st->stats.rseq_aborts++;
-    if (events & RSEQ_EVENT_SIGNAL)
+    /* By the latest event: the mask may hold older ones (spec 2.1). */
+    switch (t->rseq.last_event) {
+    case RSEQ_EVENT_SIGNAL:
         k->st->stats.rseq_aborts_signal++;
-    else if (events & RSEQ_EVENT_MIGRATE)
+        break;
+    case RSEQ_EVENT_MIGRATE:
         k->st->stats.rseq_aborts_migrate++;
-    else
+        break;
+    case RSEQ_EVENT_IPI:
+        k->st->stats.rseq_aborts_ipi++;
+        break;
+    default:
         k->st->stats.rseq_aborts_preempt++;
+        break;
+    }
     event_emit(k, EV_RSEQ_ABORT, t, ip, cs.abort_ip, cs_addr);
     return 0;
 }
@@ -284,6 +300,7 @@ void rseq_handle_notify_resume(struct kernel *k, struct task *t, int sig)
 void rseq_signal_deliver(struct kernel *k, struct task *t, int sig)
 {
     t->rseq.event_mask |= RSEQ_EVENT_SIGNAL;
+    t->rseq.last_event = RSEQ_EVENT_SIGNAL;
     rseq_handle_notify_resume(k, t, sig);
 }
 

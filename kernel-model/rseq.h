@@ -8,6 +8,8 @@
 #define RSEQ_EVENT_PREEMPT 1u
 #define RSEQ_EVENT_SIGNAL  2u
 #define RSEQ_EVENT_MIGRATE 4u
+/* Not a Linux bit: an IPI (membarrier, cpu_opv) sets PREEMPT; this tells the figures apart. */
+#define RSEQ_EVENT_IPI 8u
 
 /* struct rseq field offsets (spec 1.1). */
 #define RSEQ_OFF_CPU_ID_START 0
@@ -19,6 +21,8 @@
 
 /* notify-resume without an event (TIF_NOTIFY_RESUME set by other kernel work). */
 void rseq_notify_resume(struct kernel *k, struct task *t);
+/* An IPI (membarrier's rseq fence, cpu_opv) interrupted the thread: rseq_preempt(current). */
+void rseq_ipi(struct kernel *k, struct task *t);
 /* The thread was switched out / moved to another CPU (rseq_preempt, rseq_migrate). */
 void rseq_preempt(struct kernel *k, struct task *t);
 void rseq_migrate(struct kernel *k, struct task *t);
