@@ -197,8 +197,9 @@ int main(int argc, char **argv, char **envp)
     kill(child, SIGKILL);
     int status;
     waitpid(child, &status, 0);
-    printf("spinners done: B %d aborts, C killed by signal %d\n", b->aborts,
-           WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    /* On a real machine a preemption may abort B too: only the fences are counted on. */
+    printf("spinners done: B aborted at least 3 times: %s, C killed by signal %d\n",
+           b->aborts >= 3 ? "yes" : "no", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 
     char *args[] = {argv[0], "after-exec", NULL};
     execve("/proc/self/exe", args, envp);
