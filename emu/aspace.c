@@ -25,6 +25,7 @@ struct vma {
 struct aspace_state {
     bool in_use;
     size_t count;
+    size_t find_hint; /* index of the VMA vma_find() found last */
     uint64_t next_backing_id;
     int ntime_sites;
     struct time_site time_sites[ASPACE_TIME_SITES_MAX];
@@ -126,11 +127,18 @@ static size_t vma_search(const struct aspace_state *st, guest_addr_t addr)
     return lo;
 }
 
+/* The kernel model touches the same few mappings again and again (rseq areas, stacks): the
+ * last one found is tried first. The hint is only ever a guess, checked before use. */
 static const struct vma *vma_find(const struct aspace_state *st, guest_addr_t addr)
 {
+    size_t h = st->find_hint;
+    if (h < st->count && st->vmas[h].start <= addr && addr < st->vmas[h].end)
+        return &st->vmas[h];
     size_t i = vma_search(st, addr);
-    if (i < st->count && st->vmas[i].start <= addr)
+    if (i < st->count && st->vmas[i].start <= addr) {
+        ((struct aspace_state *)st)->find_hint = i;
         return &st->vmas[i];
+    }
     return NULL;
 }
 

@@ -112,8 +112,10 @@ int aspace_watch_add(struct aspace *as, guest_addr_t start, guest_addr_t end, in
 size_t aspace_watch_count(const struct aspace *as);
 void aspace_watch_at(const struct aspace *as, size_t index, guest_addr_t *start, guest_addr_t *end,
                      int *kinds);
-/* The first range of kind whose first instruction is in [start, end). */
-bool aspace_watch_find(const struct aspace *as, guest_addr_t start, guest_addr_t end, int kind,
-                       guest_addr_t *range_start, guest_addr_t *range_end);
+/* The first range of kind whose first instruction is in [start, end): its bounds, and a word
+ * the caller may keep a note in (0 until then; it lives with the address space). NULL if
+ * there is none. */
+uint32_t *aspace_watch_find(struct aspace *as, guest_addr_t start, guest_addr_t end, int kind,
+                            guest_addr_t *range_start, guest_addr_t *range_end);
 
 #endif

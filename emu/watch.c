@@ -66,16 +66,16 @@ void aspace_watch_at(const struct aspace *as, size_t index, guest_addr_t *start,
     *kinds = (int)r->kinds;
 }
 
-bool aspace_watch_find(const struct aspace *as, guest_addr_t start, guest_addr_t end, int kind,
-                       guest_addr_t *range_start, guest_addr_t *range_end)
+uint32_t *aspace_watch_find(struct aspace *as, guest_addr_t start, guest_addr_t end, int kind,
+                            guest_addr_t *range_start, guest_addr_t *range_end)
 {
-    const struct watch_table *w = aspace_watch_table(as);
+    struct watch_table *w = aspace_watch_table(as);
     for (uint32_t i = first_at_or_after(w, start); i < w->count && w->ranges[i].start < end; i++) {
         if (w->ranges[i].kinds & (uint32_t)kind) {
             *range_start = w->ranges[i].start;
             *range_end = w->ranges[i].end;
-            return true;
+            return &w->ranges[i].aux;
         }
     }
-    return false;
+    return NULL;
 }

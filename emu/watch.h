@@ -18,6 +18,7 @@
 struct watch_range {
     guest_addr_t start, end;
     uint32_t kinds; /* enum aspace_watch_kind bits */
+    uint32_t aux;   /* the owner's note (aspace_watch_find) */
 };
 
 /* Lives in the arena with the rest of the address space. Ranges are sorted by start. */

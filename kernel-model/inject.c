@@ -218,13 +218,20 @@ static int cs_inject_kind(struct kernel *k, const struct kcpu *c, const struct t
     return others && sched_decide(k, DECIDE_INJECT_KIND, 2) ? INJECT_MIGRATE : INJECT_PREEMPT;
 }
 
+/* Instructions of straight-line code in [from, to). Decoding is the costly part of a hit, so
+ * it goes no further than it must. */
+static size_t insns_until(struct kernel *k, struct aspace *as, guest_addr_t from, guest_addr_t to)
+{
+    if (from == to)
+        return 0;
+    guest_addr_t ips[BLOCK_INSNS_MAX];
+    return disasm_insn_addrs(k->disasm, as, from, to - from, ips, BLOCK_INSNS_MAX);
+}
+
 void inject_watch_hit(struct kernel *k, struct kcpu *c, struct task *t, const struct emu_exit *ex,
                       bool resumed)
 {
     struct aspace *as = task_as(t);
-    guest_addr_t ips[BLOCK_INSNS_MAX];
-    size_t n =
-        disasm_insn_addrs(k->disasm, as, ex->watch_addr, ex->watch_size, ips, BLOCK_INSNS_MAX);
     /* The block runs next; it must not stop here again. */
     t->watch_resume = ex->watch_addr;
     size_t chosen = SIZE_MAX;
@@ -234,39 +241,46 @@ void inject_watch_hit(struct kernel *k, struct kcpu *c, struct task *t, const st
         /* The block enters a critical section: the injection lands on one of the section's
          * next instructions, counted from its entry as the thread runs them. */
         guest_addr_t cs_start, cs_end;
-        if (aspace_watch_find(as, ex->watch_addr + (resumed ? 1 : 0),
-                              ex->watch_addr + ex->watch_size, ASPACE_WATCH_CS, &cs_start,
-                              &cs_end)) {
-            size_t entry = 0;
-            while (entry < n && ips[entry] != cs_start)
-                entry++;
-            guest_addr_t cs_ips[BLOCK_INSNS_MAX];
-            size_t len = disasm_insn_addrs(k->disasm, as, cs_start, cs_end - cs_start, cs_ips,
-                                           BLOCK_INSNS_MAX);
-            if (entry < n && len) {
-                chosen = entry + sched_decide(k, DECIDE_CS_POINT, len);
+        uint32_t *note =
+            aspace_watch_find(as, ex->watch_addr + (resumed ? 1 : 0),
+                              ex->watch_addr + ex->watch_size, ASPACE_WATCH_CS, &cs_start, &cs_end);
+        if (note) {
+            if (!*note) { /* the section's length in instructions, decoded once */
+                guest_addr_t cs_ips[BLOCK_INSNS_MAX];
+                *note = (uint32_t)disasm_insn_addrs(k->disasm, as, cs_start, cs_end - cs_start,
+                                                    cs_ips, BLOCK_INSNS_MAX);
+            }
+            size_t entry = insns_until(k, as, ex->watch_addr, cs_start);
+            if (*note && (entry || cs_start == ex->watch_addr)) {
+                chosen = entry + sched_decide(k, DECIDE_CS_POINT, *note);
                 kind = cs_inject_kind(k, c, t);
                 in_section = true;
             }
         }
         c->cs_countdown = sched_cs_countdown(k);
     }
-    /* Injections by instruction count every time their instruction is reached, up to the
-     * first one that fires; those after the injection point run later, and count then. */
-    for (size_t i = resumed ? 1 : 0; i < n && i <= chosen; i++) {
-        int fired = -1;
-        for (int j = 0; j < k->cfg.ninjects; j++) {
-            if (k->st->inject_addr[j] != ips[i] || k->st->inject_hits[j] >= k->cfg.injects[j].nth)
-                continue;
-            if (++k->st->inject_hits[j] == k->cfg.injects[j].nth && fired < 0)
-                fired = j;
-        }
-        if (fired >= 0) {
-            chosen = i;
-            kind = (int)k->cfg.injects[fired].action;
-            arg = k->cfg.injects[fired].arg;
-            in_section = false;
-            break;
+    if (k->cfg.ninjects) {
+        /* Injections by instruction count every time their instruction is reached, up to the
+         * first one that fires; those after the injection point run later, and count then. */
+        guest_addr_t ips[BLOCK_INSNS_MAX];
+        size_t n =
+            disasm_insn_addrs(k->disasm, as, ex->watch_addr, ex->watch_size, ips, BLOCK_INSNS_MAX);
+        for (size_t i = resumed ? 1 : 0; i < n && i <= chosen; i++) {
+            int fired = -1;
+            for (int j = 0; j < k->cfg.ninjects; j++) {
+                if (k->st->inject_addr[j] != ips[i] ||
+                    k->st->inject_hits[j] >= k->cfg.injects[j].nth)
+                    continue;
+                if (++k->st->inject_hits[j] == k->cfg.injects[j].nth && fired < 0)
+                    fired = j;
+            }
+            if (fired >= 0) {
+                chosen = i;
+                kind = (int)k->cfg.injects[fired].action;
+                arg = k->cfg.injects[fired].arg;
+                in_section = false;
+                break;
+            }
         }
     }
     if (chosen == SIZE_MAX)

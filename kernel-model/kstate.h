@@ -111,6 +111,7 @@ struct task_rseq {
      * check compares the area with it at kernel entries). */
     uint32_t written[4];
     bool written_valid;
+    bool shared; /* another thread of the process registered an overlapping area */
 };
 
 struct process;

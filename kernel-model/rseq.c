@@ -247,6 +247,8 @@ static size_t kernel_field_count(const struct kernel *k)
  * are what they see too (a bug reported at registration, not at every write). */
 static void rseq_sync_sharers(struct kernel *k, const struct task *t, const uint32_t *vals)
 {
+    if (!t->rseq.shared)
+        return;
     for (int i = 0; i < TASK_MAX; i++) {
         struct task *o = &k->st->tasks[i];
         if (o == t || o->state == TASK_FREE || o->state == TASK_DEAD ||
@@ -261,9 +263,13 @@ static int rseq_update_cpu_id(struct kernel *k, struct task *t, struct rseq_fail
     uint32_t cpu = (uint32_t)t->cpu;
     uint32_t fields[4] = {cpu, cpu, (uint32_t)sched_cpu_node(k, t->cpu),
                           t->mm_cid >= 0 ? (uint32_t)t->mm_cid : 0};
+    /* The area is 32-byte aligned, so one page holds it: one lookup serves every field. */
+    uint8_t *host = aspace_host(as_of(t), t->rseq.area, 32, LX_PROT_WRITE);
     for (size_t i = 0; i < kernel_field_count(k); i++) {
         guest_addr_t field = t->rseq.area + (guest_addr_t)kernel_fields[i];
-        if (aspace_write(as_of(t), field, &fields[i], 4) != 0)
+        if (host)
+            memcpy(host + kernel_fields[i], &fields[i], 4);
+        else if (aspace_write(as_of(t), field, &fields[i], 4) != 0)
             return rseq_fail(f, field, "rseq area not writable", 0, -LX_EFAULT);
         t->rseq.written[i] = fields[i];
     }
@@ -360,10 +366,14 @@ void rseq_debug_fields(struct kernel *k, struct task *t)
 {
     if (k->cfg.rseq_debug == RSEQ_DEBUG_OFF || !t->rseq.area || !t->rseq.written_valid)
         return;
+    uint8_t bytes[32];
+    if (aspace_read(as_of(t), t->rseq.area, bytes, sizeof(bytes)) != 0)
+        return; /* the next update reports the fault */
     for (size_t i = 0; i < kernel_field_count(k); i++) {
         guest_addr_t field = t->rseq.area + (guest_addr_t)kernel_fields[i];
         uint32_t now;
-        if (aspace_read(as_of(t), field, &now, sizeof(now)) != 0 || now == t->rseq.written[i])
+        memcpy(&now, bytes + kernel_fields[i], sizeof(now));
+        if (now == t->rseq.written[i])
             continue;
         k->st->stats.rseq_field_writes++;
         if (debug_report_allowed(k)) {
@@ -379,21 +389,22 @@ void rseq_debug_fields(struct kernel *k, struct task *t)
     }
 }
 
-/* Two threads of a process registered at overlapping areas overwrite each other's fields. */
-static void rseq_debug_shared_area(struct kernel *k, struct task *t, guest_addr_t area,
-                                   uint32_t len)
+/* Two threads of a process registered at overlapping areas overwrite each other's fields:
+ * both are marked, and the debug checks say so. */
+static void rseq_find_sharers(struct kernel *k, struct task *t, guest_addr_t area, uint32_t len)
 {
     for (int i = 0; i < TASK_MAX; i++) {
-        const struct task *o = &k->st->tasks[i];
+        struct task *o = &k->st->tasks[i];
         if (o == t || o->state == TASK_FREE || o->state == TASK_DEAD || !o->rseq.area ||
             o->proc->mm != t->proc->mm || o->rseq.area >= area + len ||
             area >= o->rseq.area + o->rseq.len)
             continue;
-        report_diag(k,
-                    "rseq debug: tid %d registers the rseq area at 0x%llx, which tid %d has "
-                    "registered at 0x%llx: the kernel's updates for one overwrite the other's",
-                    t->tid, (unsigned long long)area, o->tid, (unsigned long long)o->rseq.area);
-        return;
+        if (!t->rseq.shared && k->cfg.rseq_debug != RSEQ_DEBUG_OFF)
+            report_diag(k,
+                        "rseq debug: tid %d registers the rseq area at 0x%llx, which tid %d has "
+                        "registered at 0x%llx: the kernel's updates for one overwrite the other's",
+                        t->tid, (unsigned long long)area, o->tid, (unsigned long long)o->rseq.area);
+        t->rseq.shared = o->rseq.shared = true;
     }
 }
 
@@ -459,8 +470,8 @@ long sys_rseq(struct kernel *k, struct task *t, const struct sys_args *a)
         if (aspace_write(task_as(t), area + RSEQ_OFF_RSEQ_CS, &cs, sizeof(cs)) != 0)
             return -LX_EFAULT;
     }
-    if (k->cfg.rseq_debug != RSEQ_DEBUG_OFF)
-        rseq_debug_shared_area(k, t, area, len);
+    t->rseq.shared = false;
+    rseq_find_sharers(k, t, area, len);
     t->rseq.area = area;
     t->rseq.len = len;
     t->rseq.sig = sig;
