@@ -10,6 +10,7 @@
 #include "arena.h"
 #include "backend.h"
 #include "emu_internal.h"
+#include "store_watch.h"
 #include "watch.h"
 
 #define PAGE 4096ULL
@@ -30,6 +31,7 @@ struct aspace_state {
     int ntime_sites;
     struct time_site time_sites[ASPACE_TIME_SITES_MAX];
     struct watch_table watch;
+    struct store_watch_table store_watch;
     struct vma vmas[ASPACE_VMA_MAX];
 };
 
@@ -112,6 +114,10 @@ int aspace_id(const struct aspace *as) { return as->id; }
 struct backend *aspace_backend(const struct aspace *as);
 struct backend *aspace_backend(const struct aspace *as) { return as->be; }
 struct watch_table *aspace_watch_table(const struct aspace *as) { return &as->st->watch; }
+struct store_watch_table *aspace_store_watch_table(const struct aspace *as)
+{
+    return &as->st->store_watch;
+}
 
 /* Index of the first VMA whose end is above addr (count if none). */
 static size_t vma_search(const struct aspace_state *st, guest_addr_t addr)
@@ -491,6 +497,7 @@ int aspace_copy_from(struct aspace *dst, const struct aspace *src)
     memcpy(dst->st->time_sites, src->st->time_sites,
            sizeof(struct time_site) * (size_t)src->st->ntime_sites);
     dst->st->watch = src->st->watch;
+    dst->st->store_watch = src->st->store_watch;
     backend_watch_changed(dst->be);
     for (size_t i = 0; i < src->st->count; i++) {
         const struct vma *v = &src->st->vmas[i];

@@ -118,4 +118,14 @@ void aspace_watch_at(const struct aspace *as, size_t index, guest_addr_t *start,
 uint32_t *aspace_watch_find(struct aspace *as, guest_addr_t start, guest_addr_t end, int kind,
                             guest_addr_t *range_start, guest_addr_t *range_end);
 
+/* Guest stores attributed to instructions (emu_config.store_watch; without it nothing is ever
+ * noted). A range is at most 32 bytes at a 4-byte boundary and is watched word by word; the
+ * model's own writes (aspace_write) are not guest stores and leave no mark. 0, -LX_EINVAL, or
+ * -LX_ENOMEM when 64 ranges are watched already; adding a watched start again resets it. */
+int aspace_store_watch_add(struct aspace *as, guest_addr_t start, uint32_t len);
+void aspace_store_watch_remove(struct aspace *as, guest_addr_t start);
+/* Whether the guest stored to the watched word at addr since it was last taken, and the address
+ * of the last instruction that did; the word is then clean again. */
+bool aspace_store_watch_take(struct aspace *as, guest_addr_t addr, guest_addr_t *pc);
+
 #endif

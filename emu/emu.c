@@ -14,6 +14,7 @@ struct emu *emu_create(const struct emu_config *cfg, struct arena *arena, const 
     emu->arch = cfg->arch;
     emu->arena = arena;
     emu->verify_icount = cfg->verify_icount;
+    emu->store_watch = cfg->store_watch;
     cs_arch arch = cfg->arch->id == ARCH_X86_64 ? CS_ARCH_X86 : CS_ARCH_ARM64;
     cs_mode mode = cfg->arch->id == ARCH_X86_64 ? CS_MODE_64 : CS_MODE_ARM;
     if (cs_open(arch, mode, &emu->cs) != CS_ERR_OK) {
@@ -21,7 +22,7 @@ struct emu *emu_create(const struct emu_config *cfg, struct arena *arena, const 
         free(emu);
         return NULL;
     }
-    if (cfg->fast_stores == EMU_FAST_STORES_AUTO) {
+    if (cfg->fast_stores == EMU_FAST_STORES_AUTO && !cfg->store_watch) {
         const char *why = NULL;
         emu->fast_stores = fast_stores_selftest(cfg->arch, &why);
     }

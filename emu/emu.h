@@ -25,6 +25,10 @@ struct emu_config {
     /* Cross-check the block-based instruction counts against a per-instruction hook.
      * Slow; for tests of the counter itself. */
     bool verify_icount;
+    /* A memory-write hook on every engine attributes guest stores to watched words to their
+     * instructions (aspace_store_watch_*). Every guest load and store then takes the engine's
+     * slow path, and the store interposition is off: for diagnosis only. */
+    bool store_watch;
 };
 
 /* NULL with a message in *err when the engine cannot be set up. */

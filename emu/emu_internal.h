@@ -17,6 +17,7 @@ struct emu {
     struct arena *arena;
     bool fast_stores;
     bool verify_icount;
+    bool store_watch;
     csh cs; /* decodes translation blocks for their instruction counts (x86-64) */
     uint64_t icount_decodes;
     struct aspace_state *aspace_states; /* EMU_ASPACE_MAX slots in the arena */

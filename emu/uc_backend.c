@@ -24,6 +24,7 @@
 #include "aspace.h"
 #include "backend.h"
 #include "emu_internal.h"
+#include "store_watch.h"
 #include "watch.h"
 
 /* Per-block instruction counts, decoded once (x86-64 only; aarch64 is size / 4). */
@@ -76,6 +77,7 @@ struct backend {
     /* Watched code (watch.h): the table, the countdown of critical-section entries, and what
      * stopped the run. */
     const struct watch_table *watch;
+    struct store_watch_table *store_watch;
     uint32_t watch_countdown;
     guest_addr_t watch_resume;
     guest_addr_t watch_addr;
@@ -268,6 +270,20 @@ static bool on_mem_invalid(uc_engine *uc, uc_mem_type type, uint64_t addr, int s
     return false;
 }
 
+/* emu_config.store_watch: the hook makes the engine keep the PC exact at every memory access,
+ * so the store is attributed to its own instruction, not its block's. */
+static void on_mem_write(uc_engine *uc, uc_mem_type type, uint64_t addr, int size, int64_t value,
+                         void *user)
+{
+    (void)type, (void)value;
+    struct backend *b = ((struct engine *)user)->b;
+    if (b->store_watch->count == 0)
+        return;
+    uint64_t pc = 0;
+    uc_reg_read(uc, b->arch->id == ARCH_X86_64 ? UC_X86_REG_RIP : UC_ARM64_REG_PC, &pc);
+    store_watch_note(b->store_watch, addr, size, pc);
+}
+
 /* --verify-icount: counts every instruction and enforces the budget here, exactly, since
  * every block then holds hooked instructions. */
 static void on_code_verify(uc_engine *uc, uint64_t addr, uint32_t size, void *user)
@@ -345,6 +361,8 @@ static bool engine_open(struct backend *b, struct engine *e, bool precise, const
                          b->arch->id == ARCH_X86_64 ? (void *)on_block_x86_64
                                                     : (void *)on_block_aarch64,
                          b, 1, 0) == UC_ERR_OK;
+    if (ok && b->emu->store_watch)
+        ok = uc_hook_add(e->uc, &h, UC_HOOK_MEM_WRITE, (void *)on_mem_write, e, 1, 0) == UC_ERR_OK;
     if (ok && !precise && b->emu->verify_icount)
         ok = uc_hook_add(e->uc, &h, UC_HOOK_CODE, (void *)on_code_verify, e, 1, 0) == UC_ERR_OK;
     if (!ok)
@@ -372,6 +390,7 @@ struct backend *backend_open(struct emu *emu, struct aspace *as, const char **er
     }
     b->tlb_flush = (void (*)(void *))fast_stores_flush_fn(b->arch);
     b->watch = aspace_watch_table(as);
+    b->store_watch = aspace_store_watch_table(as);
     backend_watch_changed(b);
     for (size_t i = 0; i < b->arch->gpr_xfer_count; i++)
         b->gpr_ids[i] = b->arch->gpr_xfer[i].uc_reg;

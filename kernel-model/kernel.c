@@ -62,7 +62,8 @@ struct kernel *kernel_create(const struct kernel_config *cfg, char *err, size_t 
     struct emu_config ecfg = {.arch = cfg->arch,
                               .fast_stores =
                                   cfg->no_fast_stores ? EMU_FAST_STORES_OFF : EMU_FAST_STORES_AUTO,
-                              .verify_icount = cfg->verify_icount};
+                              .verify_icount = cfg->verify_icount,
+                              .store_watch = cfg->rseq_watch};
     const char *why = NULL;
     k->emu = emu_create(&ecfg, k->arena, &why);
     if (!k->emu) {

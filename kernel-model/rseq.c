@@ -2,6 +2,7 @@
  * can be read side by side. Spec sections 1 (registration) and 2 (events and the fixup). */
 #include "rseq.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "emu/aspace.h"
@@ -70,6 +71,31 @@ void rseq_exec(struct kernel *k, struct task *t)
     (void)k;
     memset(&t->rseq, 0, sizeof(t->rseq));
 }
+
+/* --rseq-watch: the engines note which instruction last stored to each word of a registered
+ * area (the model's own updates are not guest stores), for rseq_debug_fields to name. An area
+ * two threads share stays watched while either is registered. */
+static void rseq_watch_area(struct kernel *k, struct task *t, bool on)
+{
+    if (!k->cfg.rseq_watch || !t->rseq.area || !t->proc->mm)
+        return;
+    struct aspace *as = task_as(t);
+    if (on) {
+        if (aspace_store_watch_add(as, t->rseq.area, RSEQ_ORIG_SIZE) == -LX_ENOMEM)
+            report_diag(k, "rseq watch: too many registered areas; tid %d's is not watched",
+                        t->tid);
+        return;
+    }
+    for (int i = 0; i < TASK_MAX; i++) {
+        struct task *o = &k->st->tasks[i];
+        if (o != t && o->state != TASK_FREE && o->state != TASK_DEAD &&
+            o->proc->mm == t->proc->mm && o->rseq.area == t->rseq.area)
+            return;
+    }
+    aspace_store_watch_remove(as, t->rseq.area);
+}
+
+void rseq_exit(struct kernel *k, struct task *t) { rseq_watch_area(k, t, false); }
 
 void rseq_fork(struct kernel *k, struct task *child, const struct task *parent, bool same_vm)
 {
@@ -373,17 +399,28 @@ void rseq_debug_fields(struct kernel *k, struct task *t)
         guest_addr_t field = t->rseq.area + (guest_addr_t)kernel_fields[i];
         uint32_t now;
         memcpy(&now, bytes + kernel_fields[i], sizeof(now));
+        /* Taken at every check, so that a note is never older than the last one. */
+        guest_addr_t pc = 0;
+        bool seen = k->cfg.rseq_watch && aspace_store_watch_take(as_of(t), field, &pc);
         if (now == t->rseq.written[i])
             continue;
         k->st->stats.rseq_field_writes++;
         if (debug_report_allowed(k)) {
-            char where[256];
+            char where[256], writer[256 + 32];
             report_location(k, t, task_reg(k, t, REG_IP), where, sizeof(where));
+            if (seen) {
+                char loc[256];
+                report_location(k, t, pc, loc, sizeof(loc));
+                snprintf(writer, sizeof(writer), "; written by the instruction at %s", loc);
+            } else {
+                snprintf(writer, sizeof(writer), "%s",
+                         k->cfg.rseq_watch ? "" : " (--rseq-watch names the instruction)");
+            }
             report_diag(k,
                         "rseq debug: tid %d's rseq area field %s (0x%llx) holds %u (0x%x) but "
-                        "the kernel wrote %u: user space must not write it; thread now at %s",
+                        "the kernel wrote %u: user space must not write it; thread now at %s%s",
                         t->tid, kernel_field_names[i], (unsigned long long)field, now, now,
-                        t->rseq.written[i], where);
+                        t->rseq.written[i], where, writer);
         }
         t->rseq.written[i] = now; /* one report per write */
     }
@@ -431,6 +468,7 @@ long sys_rseq(struct kernel *k, struct task *t, const struct sys_args *a)
             if (aspace_write(task_as(t), area + (guest_addr_t)kernel_fields[i], &vals[i], 4) != 0)
                 return -LX_EFAULT;
         rseq_sync_sharers(k, t, vals);
+        rseq_watch_area(k, t, false);
         t->rseq.area = 0;
         t->rseq.sig = 0;
         t->rseq.len = 0;
@@ -476,6 +514,7 @@ long sys_rseq(struct kernel *k, struct task *t, const struct sys_args *a)
     t->rseq.len = len;
     t->rseq.sig = sig;
     t->rseq.written_valid = false;
+    rseq_watch_area(k, t, true);
     rseq_set_notify_resume(t);
     event_emit(k, EV_RSEQ_REGISTER, t, area, len, sig);
     return 0;

@@ -32,6 +32,8 @@ void rseq_signal_deliver(struct kernel *k, struct task *t, int sig);
 void rseq_handle_notify_resume(struct kernel *k, struct task *t, int sig);
 /* execve drops the registration (spec 1.7). */
 void rseq_exec(struct kernel *k, struct task *t);
+/* The thread is exiting: --rseq-watch stops watching its area. */
+void rseq_exit(struct kernel *k, struct task *t);
 /* The registration a new thread or process starts with (spec 1.7). */
 void rseq_fork(struct kernel *k, struct task *child, const struct task *parent, bool same_vm);
 

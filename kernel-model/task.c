@@ -8,6 +8,7 @@
 #include "futex.h"
 #include "mm_cid.h"
 #include "report.h"
+#include "rseq.h"
 #include "sched.h"
 #include "signal.h"
 
@@ -127,6 +128,7 @@ void task_exit(struct kernel *k, struct task *t, int exit_code)
             futex_wake_addr(k, t, t->clear_child_tid, 1);
     }
     sched_remove(k, t);
+    rseq_exit(k, t);
     if (mm) {
         cpu_ctx_detach(mm->as, &t->ctx);
         mm_cid_release(k, t);

@@ -201,3 +201,74 @@ Test(engine, time_reading_instructions_follow_virtual_time)
         cr_expect_str_eq(r.out, first, "%s: readings differ between runs", guest_arches[a]);
     }
 }
+
+/* Two watched stores in one block, each attributed to its own instruction; a store beyond
+ * the range leaves no mark (the --rseq-watch machinery, spec 2.10). */
+static const uint8_t x86_stores[] = {
+    0x48, 0xff, 0xc1, /* inc rcx */
+    0x89, 0x43, 0x04, /* mov [rbx+4], eax */
+    0x48, 0xff, 0xc1, /* inc rcx */
+    0x89, 0x43, 0x14, /* mov [rbx+0x14], eax */
+    0x89, 0x43, 0x40, /* mov [rbx+0x40], eax */
+    0xf4,             /* hlt */
+};
+static const uint32_t a64_stores[] = {
+    0x91000442, /* add x2, x2, #1 */
+    0xb9000420, /* str w0, [x1, #4] */
+    0x91000442, /* add x2, x2, #1 */
+    0xb9001420, /* str w0, [x1, #20] */
+    0xb9004020, /* str w0, [x1, #64] */
+    0xd4200000, /* brk #0 */
+};
+
+Test(engine, watched_stores_name_their_instructions)
+{
+    const guest_addr_t data = 0x200000;
+    for (int id = 0; id < ARCH_COUNT; id++)
+        for (int exact = 0; exact < 2; exact++) {
+            const char *err = NULL;
+            const struct arch_desc *arch = arch_get((enum arch_id)id);
+            struct arena *arena = arena_create(64 << 20);
+            struct emu_config cfg = {.arch = arch, .store_watch = true};
+            struct emu *emu = emu_create(&cfg, arena, &err);
+            cr_assert_not_null(emu, "%s", err);
+            cr_expect_not(emu_fast_stores_active(emu), "the hook needs the engine's store path");
+            struct aspace *as = aspace_create(emu, &err);
+            cr_assert_not_null(as, "%s", err);
+            cr_assert_eq(aspace_map(as, CODE, 4096, LX_PROT_READ | LX_PROT_EXEC, 0), 0);
+            cr_assert_eq(aspace_map(as, data, 4096, LX_PROT_READ | LX_PROT_WRITE, 0), 0);
+            struct cpu_ctx ctx;
+            cpu_ctx_init(&ctx, arch, CODE, 0);
+            size_t off[3];
+            if (id == ARCH_X86_64) {
+                aspace_poke(as, CODE, x86_stores, sizeof(x86_stores));
+                ctx.regs.x86.rbx = data;
+                off[0] = 3, off[1] = 9, off[2] = 12;
+            } else {
+                aspace_poke(as, CODE, a64_stores, sizeof(a64_stores));
+                ctx.regs.a64.x[1] = data;
+                off[0] = 4, off[1] = 12, off[2] = 16;
+            }
+            cr_assert_eq(aspace_store_watch_add(as, data, 32), 0);
+            cr_expect_eq(aspace_store_watch_add(as, data + 2, 32), -LX_EINVAL);
+            struct emu_run_params p = {.budget_insns = 100, .exact = exact};
+            struct emu_exit ex;
+            emu_run(as, &ctx, &p, &ex);
+            cr_assert_eq(ex.kind, EMU_EXIT_TRAP, "%s", arch->name);
+            guest_addr_t pc = 0;
+            cr_expect_not(aspace_store_watch_take(as, data, &pc), "%s: word 0 untouched",
+                          arch->name);
+            cr_expect(aspace_store_watch_take(as, data + 4, &pc));
+            cr_expect_eq(pc, CODE + off[0], "%s exact=%d: 0x%llx", arch->name, exact,
+                         (unsigned long long)pc);
+            cr_expect_not(aspace_store_watch_take(as, data + 4, &pc), "taken once");
+            cr_expect(aspace_store_watch_take(as, data + 20, &pc));
+            cr_expect_eq(pc, CODE + off[1], "%s exact=%d: 0x%llx", arch->name, exact,
+                         (unsigned long long)pc);
+            cr_expect_not(aspace_store_watch_take(as, data + 64, &pc), "outside the range");
+            cpu_ctx_detach(as, &ctx);
+            aspace_destroy(as);
+            emu_destroy(emu);
+            arena_destroy(arena);
+        }
+}
