@@ -68,20 +68,20 @@ def no_core_dumps():
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def run(argv, native=False) -> Result:
+def run(argv, native=False, timeout=RUN_TIMEOUT) -> Result:
     """Runs argv; a native process killed by signal N reports 128+N, as a shell would."""
     try:
         p = subprocess.run([str(a) for a in argv], stdin=subprocess.DEVNULL, capture_output=True,
-                           timeout=RUN_TIMEOUT, preexec_fn=no_core_dumps if native else None)
+                           timeout=timeout, preexec_fn=no_core_dumps if native else None)
     except subprocess.TimeoutExpired:
-        raise Failure(f"timed out after {RUN_TIMEOUT}s: {' '.join(map(str, argv))}")
+        raise Failure(f"timed out after {timeout}s: {' '.join(map(str, argv))}")
     status = 128 - p.returncode if p.returncode < 0 else p.returncode
     return Result(list(argv), status, p.stdout, p.stderr)
 
 
-def emu(*args, max_insns=MAX_INSNS, options=()) -> Result:
+def emu(*args, max_insns=MAX_INSNS, options=(), timeout=RUN_TIMEOUT) -> Result:
     """rseqemu run --max-insns N [options] ARGS..."""
-    return run([RSEQEMU, "run", "--max-insns", str(max_insns), *options, *args])
+    return run([RSEQEMU, "run", "--max-insns", str(max_insns), *options, *args], timeout=timeout)
 
 
 def guest(arch: str, name: str) -> Path:
@@ -370,6 +370,9 @@ PARAM_TESTS = [["-T", "s"], ["-T", "l"], ["-T", "b"], ["-T", "b", "-M"], ["-T", 
                ["-T", "m", "-M"], ["-T", "i"], ["-T", "r"]]
 SELFTEST_CPUS = 4
 SELFTEST_MAX_INSNS = 20_000_000_000
+# basic_percpu_ops_test's 200 threads yield to each other some 20 million times: about a
+# minute on one host core, more on a loaded one.
+SELFTEST_TIMEOUT = 540
 
 
 def selftest(arch: str, name: str) -> Path:
@@ -388,7 +391,7 @@ def stat_of(r: Result, name: str) -> int:
 
 
 def run_selftest(arch, name, *args, seed=1) -> Result:
-    r = emu(selftest(arch, name), *args, max_insns=SELFTEST_MAX_INSNS,
+    r = emu(selftest(arch, name), *args, max_insns=SELFTEST_MAX_INSNS, timeout=SELFTEST_TIMEOUT,
             options=["--stats", "--cpus", SELFTEST_CPUS, "--seed", seed])
     expect_status(r, 0)
     return r
@@ -414,6 +417,71 @@ def case_selftest_param(arch, reps, *args):
             if stat_of(r, "rseq_aborts") == 0:
                 raise Failure(f"{name} {' '.join(config)}: no critical section was aborted\n"
                               f"{r.describe()}")
+
+
+# rseq_bugs MODE under default options: exit status, the diagnostic, and the total if it lives.
+RSEQ_BUGS = {
+    "syscall": (139, r"^rseqemu: rseq debug: tid \d+ made syscall getpid inside a critical section "
+                     r"\(descriptor 0x[0-9a-f]+: start 0x[0-9a-f]+ <add_with_syscall\+0x[0-9a-f]+>"
+                     r".*; SIGSEGV, as with CONFIG_DEBUG_RSEQ$"),
+    "signature": (139, r"^rseqemu: rseq: tid \d+ gets SIGSEGV: signature before abort_ip does not "
+                       r"match \(at 0x[0-9a-f]+, value 0xbadc0de;.* <add_bad_signature\+"),
+    "abort-inside": (139, r"^rseqemu: rseq: tid \d+ gets SIGSEGV: abort_ip inside the critical "
+                          r"section .* <add_abort_inside\+"),
+    "field-write": (0, r"^rseqemu: rseq debug: tid \d+'s rseq area field cpu_id \(0x[0-9a-f]+\) "
+                       r"holds 42 \(0x2a\) but the kernel wrote \d+: user space must not write it;"
+                       r".*\(--rseq-watch names the instruction\)$"),
+}
+
+
+def case_rseq_bug(arch, mode):
+    """examples/rseq_bugs: each wrong use of rseq is caught with its own diagnostic and the
+    outcome Linux gives it (spec 2.3, 2.4, 2.7), under several seeds."""
+    status, pattern = RSEQ_BUGS[mode]
+    for seed in (1, 2, 3):
+        r = emu(guest(arch, "rseq_bugs"), mode, options=["--seed", seed])
+        expect_status(r, status)
+        expect_stderr(r, pattern, count=1)
+        if status == 0:
+            expect_stdout(r, f"{mode}: total = 100000 of 100000\n".encode())
+        else:
+            expect_stderr(r, r"^rseqemu: tid \d+ killed by SIGSEGV at ")
+
+
+def case_rseq_bug_report(arch):
+    """--rseq-debug report: the syscall inside a section is reported, capped, and the program
+    completes as it does on a kernel without DEBUG_RSEQ (spec 2.7)."""
+    r = emu(guest(arch, "rseq_bugs"), "syscall", options=["--rseq-debug", "report", "--stats"])
+    expect_status(r, 0)
+    expect_stdout(r, b"syscall: total = 100000 of 100000\n")
+    expect_stderr(r, r"made syscall getpid inside a critical section .*syscall returns to "
+                     r"0x[0-9a-f]+ <add_with_syscall\+0x[0-9a-f]+>: [^;]*$", count=8)
+    expect_stderr(r, r"^rseqemu: rseq debug: further reports suppressed", count=1)
+    if stat_of(r, "rseq_syscalls_in_cs") < 100000:
+        raise Failure(f"every one of the 100000 sections makes its syscall\n{r.describe()}")
+    r = emu(guest(arch, "rseq_bugs"), "syscall", options=["--rseq-debug", "off"])
+    expect_status(r, 0)
+    expect_quiet(r)
+
+
+def case_rseq_bug_watch(arch):
+    """--rseq-watch names the instruction that wrote a kernel-owned field (spec 2.10)."""
+    store = {"x86_64": r"mov dword ptr \[r\w+ \+ 4\], 0x2a",
+             "aarch64": r"str w\d+, \[x\d+, #4\]"}[arch]
+    r = emu(guest(arch, "rseq_bugs"), "field-write", options=["--rseq-watch"])
+    expect_status(r, 0)
+    expect_stderr(r, r"field cpu_id .* holds 42 .*; written by the instruction at 0x[0-9a-f]+ "
+                     rf"<add_after_field_write\+0x[0-9a-f]+>: {store}$", count=1)
+
+
+def case_percpu_aborts(arch):
+    """examples/percpu_counter loses nothing while its sections are aborted (spec 2.3)."""
+    for cpus in (1, 2, 4):
+        r = emu(guest(arch, "percpu_counter"), options=["--cpus", cpus, "--stats"])
+        expect_status(r, 0)
+        expect_stdout(r, b"total = 200000 of 200000\n")
+        if stat_of(r, "rseq_aborts") == 0:
+            raise Failure(f"no critical section was aborted\n{r.describe()}")
 
 
 CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.startswith("case_")}
