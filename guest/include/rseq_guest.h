@@ -3,10 +3,10 @@
  * pointer to it in __rseq_cs_ptr_array, the abort handler after a signature word), so that
  * rseqemu finds them as it finds theirs.
  *
+ * RSEQ_GUEST_DESCRIPTOR(l, s, p, a) is asm that defines descriptor l for [s, p) aborting to a.
  * The per-architecture part (rseq_guest_x86_64.h, rseq_guest_aarch64.h) gives
  *   RSEQ_GUEST_SIG                 the signature glibc 2.36 and the selftests register,
  *   RSEQ_GUEST_SIG_ASM             the signature as it stands in the code before abort_ip,
- *   RSEQ_GUEST_DESCRIPTOR(l, s, p, a)  asm that defines descriptor l for [s, p) aborting to a,
  * and the critical sections rseq_guest_addv() and rseq_guest_cmpeqv_storev(). */
 #ifndef RSEQEMU_GUEST_RSEQ_H
 #define RSEQEMU_GUEST_RSEQ_H
@@ -46,6 +46,25 @@ static inline long rseq_guest_syscall(void *area, uint32_t len, int flags, uint3
 
 /* A field the kernel writes, read once (the compiler must not cache it). */
 #define RSEQ_GUEST_READ(field) (*(volatile __typeof__(field) *)&(field))
+
+/* asm that defines descriptor `label` for [start, post) aborting to abort, and lists it in
+ * __rseq_cs_ptr_array: the same directives on both assemblers. */
+#define RSEQ_GUEST_STR_(x) #x
+#define RSEQ_GUEST_STR(x)  RSEQ_GUEST_STR_(x)
+
+// clang-format off
+#define RSEQ_GUEST_DESCRIPTOR(label, start, post, abort)                                           \
+    ".pushsection __rseq_cs, \"aw\"\n\t"                                                           \
+    ".balign 32\n\t"                                                                               \
+    RSEQ_GUEST_STR(label) ":\n\t"                                                                  \
+    ".long 0, 0\n\t"                                                                               \
+    ".quad " RSEQ_GUEST_STR(start) ", " RSEQ_GUEST_STR(post) " - " RSEQ_GUEST_STR(start) ", "     \
+        RSEQ_GUEST_STR(abort) "\n\t"                                                               \
+    ".popsection\n\t"                                                                              \
+    ".pushsection __rseq_cs_ptr_array, \"aw\"\n\t"                                                 \
+    ".quad " RSEQ_GUEST_STR(label) "b\n\t"                                                         \
+    ".popsection\n\t"
+// clang-format on
 
 #if defined(__x86_64__)
 #include "rseq_guest_x86_64.h"

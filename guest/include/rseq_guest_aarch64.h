@@ -7,23 +7,6 @@
 /* brk #0x45e0: the signature is an instruction that traps, so a stray jump cannot run on. */
 #define RSEQ_GUEST_SIG_ASM ".inst 0xd428bc00\n\t"
 
-#define RSEQ_GUEST_STR_(x) #x
-#define RSEQ_GUEST_STR(x)  RSEQ_GUEST_STR_(x)
-
-// clang-format off
-#define RSEQ_GUEST_DESCRIPTOR(label, start, post, abort)                                           \
-    ".pushsection __rseq_cs, \"aw\"\n\t"                                                           \
-    ".balign 32\n\t"                                                                               \
-    RSEQ_GUEST_STR(label) ":\n\t"                                                                  \
-    ".long 0, 0\n\t"                                                                               \
-    ".quad " RSEQ_GUEST_STR(start) ", " RSEQ_GUEST_STR(post) " - " RSEQ_GUEST_STR(start) ", "     \
-        RSEQ_GUEST_STR(abort) "\n\t"                                                               \
-    ".popsection\n\t"                                                                              \
-    ".pushsection __rseq_cs_ptr_array, \"aw\"\n\t"                                                 \
-    ".quad " RSEQ_GUEST_STR(label) "b\n\t"                                                         \
-    ".popsection\n\t"
-// clang-format on
-
 /* Arms descriptor `label` (a local label defined behind) in the area at %[area]. */
 #define RSEQ_GUEST_ARM(label)                                                                      \
     "adrp x17, " RSEQ_GUEST_STR(label) "\n\t"                                                      \

@@ -8,23 +8,6 @@
  * so a stray jump to it cannot run on. */
 #define RSEQ_GUEST_SIG_ASM ".byte 0x0f, 0xb9, 0x3d\n\t.long 0x53053053\n\t"
 
-#define RSEQ_GUEST_STR_(x) #x
-#define RSEQ_GUEST_STR(x)  RSEQ_GUEST_STR_(x)
-
-// clang-format off
-#define RSEQ_GUEST_DESCRIPTOR(label, start, post, abort)                                           \
-    ".pushsection __rseq_cs, \"aw\"\n\t"                                                           \
-    ".balign 32\n\t"                                                                               \
-    RSEQ_GUEST_STR(label) ":\n\t"                                                                  \
-    ".long 0, 0\n\t"                                                                               \
-    ".quad " RSEQ_GUEST_STR(start) ", " RSEQ_GUEST_STR(post) " - " RSEQ_GUEST_STR(start) ", "     \
-        RSEQ_GUEST_STR(abort) "\n\t"                                                               \
-    ".popsection\n\t"                                                                              \
-    ".pushsection __rseq_cs_ptr_array, \"aw\"\n\t"                                                 \
-    ".quad " RSEQ_GUEST_STR(label) "b\n\t"                                                         \
-    ".popsection\n\t"
-// clang-format on
-
 /* *v += count on CPU cpu: 0 when done, 1 when the section aborted or runs elsewhere. */
 static inline int rseq_guest_addv(struct rseq_area *area, intptr_t *v, intptr_t count, int cpu)
 {
