@@ -53,7 +53,7 @@ struct emu_exit {
 };
 
 struct emu_run_params {
-    uint64_t budget_insns;
+    uint64_t budget_insns; /* a run of more than 2^30 ends there, as if that were the budget */
     /* End exactly after budget_insns instructions (else at the last block boundary within the
      * budget, which is cheaper). */
     bool exact;

@@ -707,11 +707,16 @@ static void precise_run(struct backend *b, uint64_t insns, struct emu_exit *out)
     uc_context_restore(b->fast.uc, b->xfer);
 }
 
+/* Longer runs end early with EMU_EXIT_BUDGET: a block's count carries BLOCK_WATCHED (2^31)
+ * into the budget comparison, which must then always fail. */
+#define RUN_BUDGET_MAX (1ULL << 30)
+
 void backend_run(struct backend *b, const struct emu_run_params *p, struct emu_exit *out)
 {
     memset(out, 0, sizeof(*out));
-    b->budget = p->budget_insns;
-    b->budget_stop = b->emu->verify_icount ? UINT64_MAX : p->budget_insns;
+    uint64_t budget = p->budget_insns < RUN_BUDGET_MAX ? p->budget_insns : RUN_BUDGET_MAX;
+    b->budget = budget;
+    b->budget_stop = b->emu->verify_icount ? UINT64_MAX : budget;
     b->exact = p->exact;
     b->insns = 0;
     b->time_ns = p->time_ns;
@@ -719,7 +724,7 @@ void backend_run(struct backend *b, const struct emu_run_params *p, struct emu_e
     b->verify_insns = 0;
     b->watch_countdown = p->watch_countdown;
     b->watch_resume = p->watch_resume_addr;
-    if (p->budget_insns == 0) {
+    if (budget == 0) {
         out->kind = EMU_EXIT_BUDGET;
         out->watch_countdown = b->watch_countdown;
         return;
