@@ -4,34 +4,49 @@
 #include <string.h>
 
 #include "commands.h"
-#include "emu/loader.h"
 #include "exit_codes.h"
 #include "kernel-model/kernel.h"
+#include "kernel-model/schedule.h"
 #include "options.h"
+#include "run_exec.h"
 
 extern char **environ;
 
 struct run_opts {
     uint64_t cpus, nodes, seed, max_insns, cs_inject_span;
     bool digest, quiet, stats, inherit_env, no_fast_stores, verify_icount, rseq_watch;
-    const char *kernel, *rseq_debug;
+    const char *kernel, *rseq_debug, *policy, *schedule, *record;
     struct opt_list env, inject_at;
 };
 
-static int exit_for_result(const struct kernel_result *r)
+static int usage_error(const char *fmt, const char *arg)
 {
-    switch (r->outcome) {
-    case KERNEL_EXITED:
-        return r->status;
-    case KERNEL_SIGNALED:
-        return 128 + r->status;
-    case KERNEL_DEADLOCK:
-        return EXIT_DEADLOCK;
-    case KERNEL_RUNAWAY:
-        return EXIT_RUNAWAY;
-    default:
-        return EXIT_INTERNAL;
-    }
+    fputs("rseqemu run: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+    return EXIT_USAGE;
+}
+
+/* The options that shape the run, as a command line that repeats it. */
+static void describe(char *buf, size_t len, const struct run_opts *o)
+{
+    int n = snprintf(buf, len, "--seed %llu --cpus %llu", (unsigned long long)o->seed,
+                     (unsigned long long)o->cpus);
+    if (strcmp(o->policy, "random"))
+        n += snprintf(buf + n, len - (size_t)n, " --policy %s", o->policy);
+    if (o->schedule)
+        n += snprintf(buf + n, len - (size_t)n, " --schedule %s", o->schedule);
+    if (strcmp(o->kernel, "6.18"))
+        n += snprintf(buf + n, len - (size_t)n, " --kernel %s", o->kernel);
+    if (o->nodes != 1)
+        n += snprintf(buf + n, len - (size_t)n, " --nodes %llu", (unsigned long long)o->nodes);
+    if (o->cs_inject_span != 16)
+        n += snprintf(buf + n, len - (size_t)n, " --cs-inject-span %llu",
+                      (unsigned long long)o->cs_inject_span);
+    if (strcmp(o->rseq_debug, "kill"))
+        n += snprintf(buf + n, len - (size_t)n, " --rseq-debug %s", o->rseq_debug);
+    for (int i = 0; i < o->inject_at.count && n > 0 && (size_t)n < len; i++)
+        n += snprintf(buf + n, len - (size_t)n, " --inject-at '%s'", o->inject_at.items[i]);
 }
 
 int cmd_run(int argc, char **argv)
@@ -41,11 +56,16 @@ int cmd_run(int argc, char **argv)
                          .seed = 1,
                          .cs_inject_span = 16,
                          .kernel = "6.18",
-                         .rseq_debug = "kill"};
+                         .rseq_debug = "kill",
+                         .policy = "random"};
     const struct opt opts[] = {
         {"cpus", OPT_U64, &o.cpus, "N", "modelled CPUs (1..64, default 4)"},
         {"seed", OPT_U64, &o.seed, "S", "seed of every scheduling choice (default 1)"},
         {"max-insns", OPT_U64, &o.max_insns, "N", "stop a runaway guest after N instructions"},
+        {"policy", OPT_STRING, &o.policy, "random|round-robin|script",
+         "who makes the scheduling decisions (default random)"},
+        {"schedule", OPT_STRING, &o.schedule, "FILE", "the events for --policy script"},
+        {"record", OPT_STRING, &o.record, "FILE", "write the run's schedule to FILE, for replay"},
         {"nodes", OPT_U64, &o.nodes, "N", "NUMA nodes the CPUs are spread over (default 1)"},
         {"kernel", OPT_STRING, &o.kernel, "6.1|6.18", "kernel behaviour to model (default 6.18)"},
         {"cs-inject-span", OPT_U64, &o.cs_inject_span, "N",
@@ -80,106 +100,83 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "rseqemu run: no program given\n%s\n", synopsis);
         return EXIT_USAGE;
     }
-    struct kernel_config cfg;
-    kernel_config_defaults(&cfg);
+    struct run_exec r = {.prog = argv[first],
+                         .argv = &argv[first],
+                         .record = o.record,
+                         .digest = o.digest,
+                         .stats = o.stats,
+                         .quiet = o.quiet};
+    struct kernel_config *cfg = &r.cfg;
+    kernel_config_defaults(cfg);
     if (o.cpus < 1 || o.cpus > KERNEL_CPUS_MAX) {
         fprintf(stderr, "rseqemu run: --cpus must be between 1 and %d\n", KERNEL_CPUS_MAX);
         return EXIT_USAGE;
     }
-    if (!strcmp(o.kernel, "6.1")) {
-        cfg.profile = KERNEL_6_1;
-    } else if (!strcmp(o.kernel, "6.18")) {
-        cfg.profile = KERNEL_6_18;
-    } else {
-        fprintf(stderr, "rseqemu run: --kernel must be 6.1 or 6.18, not '%s'\n", o.kernel);
-        return EXIT_USAGE;
-    }
-    static const char *const debug_modes[] = {
-        [RSEQ_DEBUG_KILL] = "kill", [RSEQ_DEBUG_REPORT] = "report", [RSEQ_DEBUG_OFF] = "off"};
-    int debug = -1;
-    for (int i = 0; i < 3; i++)
-        if (!strcmp(o.rseq_debug, debug_modes[i]))
-            debug = i;
-    if (debug < 0) {
-        fprintf(stderr, "rseqemu run: --rseq-debug must be kill, report or off, not '%s'\n",
-                o.rseq_debug);
-        return EXIT_USAGE;
-    }
-    cfg.rseq_debug = (enum kernel_rseq_debug)debug;
+    if (!run_parse_kernel(o.kernel, &cfg->profile))
+        return usage_error("--kernel must be 6.1 or 6.18, not '%s'", o.kernel);
+    if (!run_parse_rseq_debug(o.rseq_debug, &cfg->rseq_debug))
+        return usage_error("--rseq-debug must be kill, report or off, not '%s'", o.rseq_debug);
+    if (!kernel_policy_parse(o.policy, &cfg->policy))
+        return usage_error("--policy must be random, round-robin or script, not '%s'", o.policy);
+    if ((cfg->policy == POLICY_SCRIPT) != (o.schedule != NULL))
+        return usage_error("%s", "--policy script and --schedule FILE go together");
+    if (cfg->policy == POLICY_SCRIPT && o.inject_at.count)
+        return usage_error("%s", "--inject-at does not mix with --policy script: put the event "
+                                 "in the schedule");
     if (o.nodes < 1 || o.nodes > o.cpus) {
         fprintf(stderr, "rseqemu run: --nodes must be between 1 and --cpus (%llu)\n",
                 (unsigned long long)o.cpus);
         return EXIT_USAGE;
     }
-    if (o.cs_inject_span > UINT32_MAX) {
-        fprintf(stderr, "rseqemu run: --cs-inject-span is too large\n");
-        return EXIT_USAGE;
-    }
+    if (o.cs_inject_span > UINT32_MAX)
+        return usage_error("%s", "--cs-inject-span is too large");
     if (o.inject_at.count > KERNEL_INJECTS_MAX) {
         fprintf(stderr, "rseqemu run: at most %d --inject-at options\n", KERNEL_INJECTS_MAX);
         return EXIT_USAGE;
     }
     for (int i = 0; i < o.inject_at.count; i++) {
         char why[256];
-        if (kernel_inject_parse(o.inject_at.items[i], &cfg.injects[i], why, sizeof(why)) != 0) {
-            fprintf(stderr, "rseqemu run: --inject-at %s\n", why);
-            return EXIT_USAGE;
+        if (kernel_inject_parse(o.inject_at.items[i], &cfg->injects[i], why, sizeof(why)) != 0)
+            return usage_error("--inject-at %s", why);
+    }
+    cfg->ninjects = o.inject_at.count;
+    for (int i = 0; i < o.env.count; i++)
+        if (!strchr(o.env.items[i], '='))
+            return usage_error("--env needs NAME=VALUE, not '%s'", o.env.items[i]);
+    struct schedule *sched = NULL;
+    if (o.schedule) {
+        char err[600];
+        bool unreadable;
+        sched = schedule_load(o.schedule, &unreadable, err, sizeof(err));
+        if (!sched) {
+            fprintf(stderr, "rseqemu: %s\n", err);
+            return unreadable ? EXIT_NO_INPUT : EXIT_BAD_INPUT;
         }
-    }
-    cfg.ninjects = o.inject_at.count;
-    for (int i = 0; i < o.env.count; i++) {
-        if (!strchr(o.env.items[i], '=')) {
-            fprintf(stderr, "rseqemu run: --env needs NAME=VALUE, not '%s'\n", o.env.items[i]);
-            return EXIT_USAGE;
+        for (size_t i = 0; i < sched->nevents; i++) {
+            if (sched->events[i].verb == VERB_MIGRATE && sched->events[i].arg >= (int)o.cpus) {
+                fprintf(stderr, "rseqemu: %s: line %u: migrate %d: there are %llu CPUs\n",
+                        o.schedule, sched->events[i].line, sched->events[i].arg,
+                        (unsigned long long)o.cpus);
+                schedule_free(sched);
+                return EXIT_BAD_INPUT;
+            }
         }
+        cfg->script = sched->events;
+        cfg->nscript = sched->nevents;
+        cfg->script_fill = sched->fill;
     }
-    const char *prog = argv[first];
-    char err[512];
-    enum elf_open_error kind;
-    struct elf_image *img = elf_image_open(prog, &kind, err, sizeof(err));
-    if (!img) {
-        fprintf(stderr, "rseqemu: %s: %s\n", prog, err);
-        return kind == ELF_OPEN_CANNOT_READ   ? EXIT_NO_INPUT
-               : kind == ELF_OPEN_UNSUPPORTED ? EXIT_UNSUPPORTED
-                                              : EXIT_BAD_INPUT;
-    }
-    cfg.arch = elf_image_arch(img);
-    cfg.ncpus = (int)o.cpus;
-    cfg.nodes = (int)o.nodes;
-    cfg.cs_inject_span = (uint32_t)o.cs_inject_span;
-    cfg.rseq_watch = o.rseq_watch;
-    cfg.seed = o.seed;
-    cfg.max_insns = o.max_insns;
-    cfg.quiet = o.quiet;
-    cfg.no_fast_stores = o.no_fast_stores;
-    cfg.verify_icount = o.verify_icount;
-    cfg.envp = o.inherit_env ? (const char *const *)environ : o.env.items;
-    struct kernel *k = kernel_create(&cfg, err, sizeof(err));
-    if (!k) {
-        fprintf(stderr, "rseqemu: %s\n", err);
-        elf_image_close(img);
-        return EXIT_INTERNAL;
-    }
-    int spawned = kernel_spawn(k, img, (const char *const *)&argv[first], err, sizeof(err));
-    if (spawned != 0) {
-        fprintf(stderr, "rseqemu: %s: %s\n", prog, err);
-        kernel_destroy(k);
-        elf_image_close(img);
-        return spawned == -2 ? EXIT_USAGE : EXIT_BAD_INPUT;
-    }
-    struct kernel_result res;
-    kernel_run(k, &res);
-    fflush(stdout);
-    if (o.stats)
-        kernel_print_stats(k, stderr);
-    if (o.digest)
-        fprintf(stderr, "digest: %016llx\n", (unsigned long long)res.digest);
-    int code = exit_for_result(&res);
-    if (res.outcome != KERNEL_EXITED && !(o.quiet && res.outcome == KERNEL_SIGNALED))
-        fprintf(stderr, "rseqemu: run with --seed %llu --cpus %llu ended after %llu instructions\n",
-                (unsigned long long)o.seed, (unsigned long long)o.cpus,
-                (unsigned long long)res.insns);
-    kernel_destroy(k);
-    elf_image_close(img);
+    cfg->ncpus = (int)o.cpus;
+    cfg->nodes = (int)o.nodes;
+    cfg->cs_inject_span = (uint32_t)o.cs_inject_span;
+    cfg->rseq_watch = o.rseq_watch;
+    cfg->seed = o.seed;
+    cfg->max_insns = o.max_insns;
+    cfg->quiet = o.quiet;
+    cfg->no_fast_stores = o.no_fast_stores;
+    cfg->verify_icount = o.verify_icount;
+    cfg->envp = o.inherit_env ? (const char *const *)environ : o.env.items;
+    describe(r.cmd, sizeof(r.cmd), &o);
+    int code = run_exec(&r);
+    schedule_free(sched);
     return code;
 }

@@ -3,5 +3,6 @@
 #define RSEQEMU_CLI_COMMANDS_H
 
 int cmd_run(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 
 #endif

@@ -10,6 +10,7 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  run [options] -- PROG [ARGS...]   run a static x86-64 or aarch64 program\n"
+    "  replay [options] FILE             run a recorded or written schedule again\n"
     "\n"
     "rseqemu <command> --help describes a command's options.\n"
     "rseqemu --version prints the version.\n";
@@ -21,6 +22,7 @@ struct command {
 
 static const struct command commands[] = {
     {"run", cmd_run},
+    {"replay", cmd_replay},
 };
 
 int main(int argc, char **argv)

@@ -1,6 +1,7 @@
 /* The event stream of a run: every scheduling decision, context switch, syscall and signal,
- * positioned by the thread's own instruction count. It feeds the run's digest, so two runs
- * can be compared by one number. */
+ * positioned by the thread's own instruction count. What happened (not the decisions, which a
+ * replay takes from a file instead) feeds the run's digest, so two runs can be compared by
+ * one number. */
 #ifndef RSEQEMU_KERNEL_MODEL_EVENT_H
 #define RSEQEMU_KERNEL_MODEL_EVENT_H
 

@@ -23,20 +23,6 @@ static const char *const action_names[INJECT_ACT_COUNT] = {
     [INJECT_ACT_NOTIFY] = "notify",
 };
 
-static int parse_signal(const char *s)
-{
-    char *end;
-    long n = strtol(s, &end, 10);
-    if (*s && !*end)
-        return n >= 1 && n <= LX_NSIG ? (int)n : -1;
-    if (!strncmp(s, "SIG", 3))
-        s += 3;
-    for (int sig = 1; sig <= LX_NSIG; sig++)
-        if (!strcmp(signal_name(sig) + 3, s))
-            return sig;
-    return -1;
-}
-
 int kernel_inject_parse(const char *spec, struct kernel_inject *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
@@ -70,7 +56,7 @@ int kernel_inject_parse(const char *spec, struct kernel_inject *out, char *err, 
     }
     out->action = (enum kernel_inject_action)a;
     if (a == INJECT_ACT_SIGNAL) {
-        out->arg = eq ? parse_signal(eq) : -1;
+        out->arg = eq ? signal_parse(eq) : -1;
         if (out->arg < 0) {
             snprintf(err, errlen, "'%s': signal=SIG needs a signal name or number", spec);
             return -1;

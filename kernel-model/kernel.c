@@ -13,6 +13,7 @@
 #include "inject.h"
 #include "kstate.h"
 #include "mm.h"
+#include "policy.h"
 #include "sched.h"
 #include "task.h"
 #include "vfs.h"
@@ -59,6 +60,7 @@ struct kernel *kernel_create(const struct kernel_config *cfg, char *err, size_t 
         return NULL;
     }
     k->st = arena_alloc(k->arena, sizeof(struct kstate), 64);
+    k->st->script_done = arena_alloc(k->arena, cfg->nscript / 8 + 1, 1);
     struct emu_config ecfg = {.arch = cfg->arch,
                               .fast_stores =
                                   cfg->no_fast_stores ? EMU_FAST_STORES_OFF : EMU_FAST_STORES_AUTO,
@@ -151,6 +153,7 @@ int kernel_spawn(struct kernel *k, const struct elf_image *img, const char *cons
 void kernel_run(struct kernel *k, struct kernel_result *res)
 {
     sched_run(k);
+    policy_script_finish(k);
     *res = k->result;
 }
 

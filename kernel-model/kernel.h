@@ -33,6 +33,19 @@ enum kernel_rseq_debug {
     RSEQ_DEBUG_OFF,    /* a production kernel: neither is looked for */
 };
 
+/* Who makes the scheduling decisions (README "Policies"). */
+enum kernel_policy {
+    POLICY_RANDOM,      /* seeded slices, preemptions, migrations, biased toward sections */
+    POLICY_ROUND_ROBIN, /* fixed slices and time slices, nothing injected */
+    POLICY_SCRIPT,      /* a schedule file's events (cfg.script), round-robin or nothing between */
+};
+
+/* "random", "round-robin", "script"; false for another word. */
+const char *kernel_policy_name(enum kernel_policy p);
+bool kernel_policy_parse(const char *s, enum kernel_policy *out);
+
+struct sched_event;
+
 /* An injection placed by instruction: ACTION the n-th time any thread is about to run the
  * instruction at WHERE. Written "ACTION@WHERE[#N]" (kernel_inject_parse). */
 enum kernel_inject_action {
@@ -69,6 +82,14 @@ struct kernel_config {
     struct kernel_inject injects[KERNEL_INJECTS_MAX];
     int ninjects;
     enum kernel_rseq_debug rseq_debug;
+    enum kernel_policy policy;
+    /* POLICY_SCRIPT: events sorted by thread and position (schedule.h), and what fills the
+     * gaps between them (enum sched_fill). */
+    const struct sched_event *script;
+    size_t nscript;
+    int script_fill;
+    /* --record: each decision's effect as a schedule event line (the CLI writes the header). */
+    FILE *record;
     /* Find the instruction that writes a kernel-owned rseq field (slows every store). */
     bool rseq_watch;
     const char *const *envp; /* the guest's environment (NULL: empty) */
@@ -81,11 +102,12 @@ struct kernel_config {
 void kernel_config_defaults(struct kernel_config *cfg);
 
 enum kernel_outcome {
-    KERNEL_EXITED,   /* the first process exited: status is its exit code */
-    KERNEL_SIGNALED, /* the first process was killed: status is the signal */
-    KERNEL_DEADLOCK, /* every thread blocked and no timer pending */
-    KERNEL_RUNAWAY,  /* the instruction budget ran out */
-    KERNEL_ERROR,    /* the machine failed; message says how */
+    KERNEL_EXITED,       /* the first process exited: status is its exit code */
+    KERNEL_SIGNALED,     /* the first process was killed: status is the signal */
+    KERNEL_DEADLOCK,     /* every thread blocked and no timer pending */
+    KERNEL_RUNAWAY,      /* the instruction budget ran out */
+    KERNEL_ERROR,        /* the machine failed; message says how */
+    KERNEL_BAD_SCHEDULE, /* an event of the schedule cannot happen; message says which */
 };
 
 struct kernel_result {

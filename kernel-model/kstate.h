@@ -129,6 +129,7 @@ struct task {
     struct task *rq_next, *rq_prev;
     uint64_t quantum_left;
     uint64_t start_ns;
+    uint32_t script_next; /* its next event in cfg.script */
     /* signals */
     uint64_t blocked;
     uint64_t saved_blocked; /* sigsuspend / sigtimedwait: the mask to restore */
@@ -268,6 +269,10 @@ struct kstate {
     struct task *futex_buckets[FUTEX_BUCKETS];
     struct rng sched_rng, getrandom_rng;
     int next_tid;
+    uint8_t *script_done; /* a bit per event of cfg.script: it happened */
+    /* The CPU that ran guest code last and its thread, if that thread is still on it. */
+    int last_cpu;
+    struct task *last_task;
     int cur_cpu;            /* the CPU whose thread the model is serving */
     uint64_t event_ns;      /* virtual time of what the model is doing now */
     uint64_t time_floor_ns; /* clocks never read lower than this: they never go back */

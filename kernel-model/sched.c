@@ -15,21 +15,19 @@
 #include "futex.h"
 #include "inject.h"
 #include "mm_cid.h"
+#include "policy.h"
 #include "report.h"
 #include "rseq.h"
 #include "signal.h"
 #include "syscall.h"
 #include "task.h"
 
-/* Default policy parameters, in instructions (= virtual nanoseconds). */
-#define SLICE_MIN    2000
-#define SLICE_SPAN   18000
-#define QUANTUM_MIN  300000
-#define QUANTUM_SPAN 2700000
-#define INJECT_SPAN  2000000
-/* An interrupt that brings a signal to a running thread lands within this many of its
- * instructions. */
-#define SIGNAL_DELAY_SPAN 20000
+_Static_assert((int)VERB_PREEMPT == (int)INJECT_PREEMPT &&
+                   (int)VERB_MIGRATE == (int)INJECT_MIGRATE &&
+                   (int)VERB_SIGNAL == (int)INJECT_SIGNAL && (int)VERB_TICK == (int)INJECT_TICK &&
+                   (int)VERB_NOTIFY == (int)INJECT_NOTIFY &&
+                   (int)VERB_INTERRUPT == (int)INJECT_SIGNAL_PENDING,
+               "an injection is recorded as the schedule verb of the same number");
 
 static uint64_t bit(int cpu) { return 1ULL << cpu; }
 
@@ -96,30 +94,48 @@ static void rq_remove(struct kcpu *c, struct task *t)
     c->rq_len--;
 }
 
+/* min + a draw below span, or min alone when the policy fixes it (span 0). */
+static uint64_t policy_value(struct kernel *k, enum sched_decision d, uint64_t min, uint64_t span)
+{
+    return min + (span ? sched_decide(k, d, span) : 0);
+}
+
 static uint64_t new_quantum(struct kernel *k)
 {
-    return QUANTUM_MIN + sched_decide(k, DECIDE_QUANTUM, QUANTUM_SPAN);
+    const struct policy_params *p = policy_params(k);
+    return p->quantum_min ? policy_value(k, DECIDE_QUANTUM, p->quantum_min, p->quantum_span)
+                          : UINT64_MAX;
 }
 
 uint32_t sched_cs_countdown(struct kernel *k)
 {
-    uint32_t span = k->cfg.cs_inject_span;
+    uint32_t span = policy_params(k)->cs_inject ? k->cfg.cs_inject_span : 0;
     return span ? 1 + (uint32_t)sched_decide(k, DECIDE_CS_SKIP, span) : 0;
 }
 
 /* The policy's next preemption or migration of c's thread t, at a random instruction count
- * or in one of the next critical sections it runs; a deferred signal keeps its deadline. */
+ * or in one of the next critical sections it runs, or the script's next event; a deferred
+ * signal keeps its deadline. */
 static void arm_injection(struct kernel *k, struct kcpu *c, struct task *t)
 {
-    c->inject_at = t->insns + 1 + sched_decide(k, DECIDE_INJECT, INJECT_SPAN);
-    uint64_t others = t->affinity & sched_online_mask(k) & ~bit(c->id);
-    c->inject_kind =
-        others && sched_decide(k, DECIDE_INJECT_KIND, 4) == 0 ? INJECT_MIGRATE : INJECT_PREEMPT;
+    const struct policy_params *p = policy_params(k);
+    c->inject_kind = INJECT_PREEMPT;
     c->inject_arg = -1;
     c->inject_from_watch = false;
+    if (p->script) {
+        c->inject_at = policy_script_next(k, t);
+    } else if (p->inject_span) {
+        c->inject_at = t->insns + 1 + sched_decide(k, DECIDE_INJECT, p->inject_span);
+        uint64_t others = t->affinity & sched_online_mask(k) & ~bit(c->id);
+        if (others && sched_decide(k, DECIDE_INJECT_KIND, 4) == 0)
+            c->inject_kind = INJECT_MIGRATE;
+    } else {
+        c->inject_at = UINT64_MAX;
+    }
     c->cs_countdown = sched_cs_countdown(k);
     if (c->signal_deferred) {
-        c->cs_countdown = 1;
+        if (p->cs_inject)
+            c->cs_countdown = 1;
         if (c->signal_deadline < c->inject_at) {
             c->inject_at = c->signal_deadline;
             c->inject_kind = INJECT_SIGNAL_PENDING;
@@ -132,11 +148,17 @@ bool sched_defer_signal(struct kernel *k, struct task *t)
     struct kcpu *c = &k->st->cpus[t->cpu];
     if (t->state != TASK_RUNNING || c->curr != t || t == k->st->serving || t->in_syscall)
         return false;
+    const struct policy_params *p = policy_params(k);
     if (!c->signal_deferred) {
         c->signal_deferred = true;
-        c->signal_deadline = t->insns + 1 + sched_decide(k, DECIDE_SIGNAL_DELAY, SIGNAL_DELAY_SPAN);
+        /* Without a delay the signal waits for a kernel entry (or the script's interrupt). */
+        c->signal_deadline =
+            p->signal_delay_min ? t->insns + policy_value(k, DECIDE_SIGNAL_DELAY,
+                                                          p->signal_delay_min, p->signal_delay_span)
+                                : UINT64_MAX;
     }
-    c->cs_countdown = 1;
+    if (p->cs_inject)
+        c->cs_countdown = 1;
     if (c->signal_deadline < c->inject_at) {
         c->inject_at = c->signal_deadline;
         c->inject_kind = INJECT_SIGNAL_PENDING;
@@ -221,22 +243,20 @@ static void balance(struct kernel *k)
     }
 }
 
-/* Where a waking or new thread goes: its previous CPU if idle, else an idle allowed CPU,
- * else its previous CPU, else the allowed CPU with the shortest queue. */
+/* Where a waking or new thread goes: its previous CPU if idle, else the next idle allowed CPU
+ * after it, else its previous CPU, else the allowed CPU with the shortest queue. No choice is
+ * left to chance, so a schedule file need not say where threads wake. */
 static struct kcpu *select_cpu(struct kernel *k, struct task *t)
 {
     uint64_t allowed = t->affinity & sched_online_mask(k);
     struct kcpu *prev = &k->st->cpus[t->cpu];
     if ((allowed & bit(t->cpu)) && cpu_idle(prev))
         return prev;
-    int idle[KERNEL_CPUS_MAX], n = 0;
-    for (int i = 0; i < k->cfg.ncpus; i++)
-        if ((allowed & bit(i)) && cpu_idle(&k->st->cpus[i]))
-            idle[n++] = i;
-    if (n == 1)
-        return &k->st->cpus[idle[0]];
-    if (n > 1)
-        return &k->st->cpus[idle[sched_decide(k, DECIDE_CPU, (uint64_t)n)]];
+    for (int i = 1; i < k->cfg.ncpus; i++) {
+        int cpu = (t->cpu + i) % k->cfg.ncpus;
+        if ((allowed & bit(cpu)) && cpu_idle(&k->st->cpus[cpu]))
+            return &k->st->cpus[cpu];
+    }
     if (allowed & bit(t->cpu))
         return prev;
     struct kcpu *best = NULL;
@@ -500,9 +520,11 @@ static uint64_t run_budget(struct kernel *k, struct kcpu *c, struct task *t)
     if (tm && tm->when_ns > c->clock_ns && (tm->when_ns - c->clock_ns) / NS_PER_INSN < b)
         b = (tm->when_ns - c->clock_ns) / NS_PER_INSN;
     const struct kcpu *other = lowest_busy_cpu(k, c);
-    if (other) {
+    const struct policy_params *p = policy_params(k);
+    if (other && p->slice_min) {
         uint64_t lead = other->clock_ns > c->clock_ns ? other->clock_ns - c->clock_ns : 0;
-        uint64_t slice = lead / NS_PER_INSN + SLICE_MIN + sched_decide(k, DECIDE_SLICE, SLICE_SPAN);
+        uint64_t slice =
+            lead / NS_PER_INSN + policy_value(k, DECIDE_SLICE, p->slice_min, p->slice_span);
         if (slice < b)
             b = slice;
     }
@@ -614,6 +636,7 @@ static void inject(struct kernel *k, struct kcpu *c, struct task *t)
         int to = migration_target(k, c, t, arg);
         if (to < 0)
             break;
+        policy_record(k, t, VERB_MIGRATE, to);
         k->st->stats.preemptions++;
         event_emit(k, EV_PREEMPT, t, 1, (uint64_t)to, 0);
         move_task(k, t, to);
@@ -622,6 +645,7 @@ static void inject(struct kernel *k, struct kcpu *c, struct task *t)
     }
     case INJECT_SIGNAL: {
         struct ksiginfo info = {.signo = arg, .code = LX_SI_KERNEL, .kind = KSI_KERNEL};
+        policy_record(k, t, VERB_SIGNAL, arg);
         event_emit(k, EV_INJECT, t, (uint64_t)kind, (uint64_t)arg, 0);
         signal_send_thread(k, t, &info);
         t->rtu_pending = true;
@@ -631,6 +655,7 @@ static void inject(struct kernel *k, struct kcpu *c, struct task *t)
     case INJECT_TICK:
     case INJECT_NOTIFY:
     case INJECT_SIGNAL_PENDING:
+        policy_record(k, t, (enum sched_verb)kind, 0);
         event_emit(k, EV_INJECT, t, (uint64_t)kind, 0, 0);
         if (kind == INJECT_NOTIFY)
             rseq_notify_resume(k, t);
@@ -645,28 +670,76 @@ static void inject(struct kernel *k, struct kcpu *c, struct task *t)
     }
     /* A preemption: the thread is switched out (another thread or a kernel thread runs) and
      * comes back through the return-to-user path. */
+    policy_record(k, t, VERB_PREEMPT, 0);
     k->st->stats.preemptions++;
     event_emit(k, EV_PREEMPT, t, 0, 0, 0);
     requeue_current(k, c);
 }
 
-/* After a run: the policy's injection, or the end of a quantum. */
+/* The thread's time slice is over: behind the others on its CPU, if there are others. */
+static void expire(struct kernel *k, struct kcpu *c, struct task *t)
+{
+    if (c->rq_len == 0) {
+        t->quantum_left = new_quantum(k);
+        return;
+    }
+    policy_record(k, t, VERB_EXPIRE, 0);
+    k->st->stats.preemptions++;
+    event_emit(k, EV_PREEMPT, t, 2, 0, 0);
+    requeue_current(k, c);
+    balance(k);
+}
+
+/* The script's events at t's position, in the file's order, while t stays on c. */
+static void script_events(struct kernel *k, struct kcpu *c, struct task *t)
+{
+    const struct sched_event *e;
+    while (!k->done && c->curr == t && (e = policy_script_take(k, t))) {
+        switch ((enum sched_verb)e->verb) {
+        case VERB_SWITCH: /* the run stopped here; the host looks at the lowest clock next */
+            break;
+        case VERB_EXPIRE:
+            expire(k, c, t);
+            break;
+        case VERB_IPI:
+            policy_record(k, t, VERB_IPI, 0);
+            event_emit(k, EV_PREEMPT, t, 3, (uint64_t)c->id, 0);
+            rseq_ipi(k, t);
+            t->rtu_pending = true;
+            break;
+        case VERB_MIGRATE:
+            if (e->arg == c->id || !(t->affinity & sched_online_mask(k) & bit(e->arg))) {
+                policy_script_refuse(k, e,
+                                     e->arg == c->id ? "the thread already runs on that CPU"
+                                                     : "the thread may not run on that CPU");
+                return;
+            }
+            /* fall through */
+        default:
+            c->inject_kind = e->verb;
+            c->inject_arg = e->arg;
+            inject(k, c, t);
+            break;
+        }
+    }
+    if (!k->done && c->curr == t)
+        arm_injection(k, c, t);
+}
+
+/* Before t runs on: the policy's injection or the script's events, or the end of a time
+ * slice. Always here, never straight after a run, so that a replay acts at the same moment
+ * as the run it replays, whatever split the runs differently. */
 static void policy_point(struct kernel *k, struct kcpu *c, struct task *t)
 {
     if (t->insns >= c->inject_at) {
-        inject(k, c, t);
+        if (policy_params(k)->script && policy_script_next(k, t) <= t->insns)
+            script_events(k, c, t);
+        else
+            inject(k, c, t);
         return;
     }
-    if (t->quantum_left == 0) {
-        if (c->rq_len == 0) {
-            t->quantum_left = new_quantum(k);
-            return;
-        }
-        k->st->stats.preemptions++;
-        event_emit(k, EV_PREEMPT, t, 2, 0, 0);
-        requeue_current(k, c);
-        balance(k);
-    }
+    if (t->quantum_left == 0)
+        expire(k, c, t);
 }
 
 static void end_run(struct kernel *k, enum kernel_outcome outcome, const char *what)
@@ -674,6 +747,18 @@ static void end_run(struct kernel *k, enum kernel_outcome outcome, const char *w
     k->done = true;
     k->result.outcome = outcome;
     snprintf(k->result.message, sizeof(k->result.message), "%s", what);
+}
+
+/* The host turns from the CPU that ran last to c while the thread there is still on it: a
+ * point a replay must stop that thread at too. */
+static void note_switch(struct kernel *k, const struct kcpu *c)
+{
+    struct task *last = k->st->last_task;
+    if (!last || k->st->last_cpu == c->id)
+        return;
+    k->st->last_task = NULL;
+    if (k->st->cpus[k->st->last_cpu].curr == last && last->state == TASK_RUNNING)
+        policy_record(k, last, VERB_SWITCH, 0);
 }
 
 void sched_run(struct kernel *k)
@@ -700,6 +785,7 @@ void sched_run(struct kernel *k)
         }
         k->st->cur_cpu = c->id;
         k->st->event_ns = c->clock_ns;
+        note_switch(k, c);
         if (!c->curr) {
             pick_next(k, c);
             continue;
@@ -712,8 +798,7 @@ void sched_run(struct kernel *k)
                 continue;
             }
         }
-        if (t->insns >= c->inject_at) {
-            /* Placed on the very instruction the thread stopped in front of. */
+        if (t->insns >= c->inject_at || t->quantum_left == 0) {
             policy_point(k, c, t);
             k->st->serving = NULL;
             continue;
@@ -737,9 +822,9 @@ void sched_run(struct kernel *k)
         k->st->event_ns = c->clock_ns;
         k->st->serving = t;
         handle_exit(k, c, t, &ex, resumed);
-        if (!k->done && c->curr == t)
-            policy_point(k, c, t);
         k->st->serving = NULL;
+        k->st->last_cpu = c->id;
+        k->st->last_task = c->curr == t ? t : NULL;
     }
     k->result.insns = k->st->total_insns;
     k->result.digest = k->st->digest.h;

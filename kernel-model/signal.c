@@ -2,6 +2,7 @@
  * arch/arm64/kernel/signal.c), spec section 6. */
 #include "signal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "arch/le.h"
@@ -50,6 +51,20 @@ const char *signal_name(int sig)
         return signal_names[sig];
     snprintf(rt, sizeof(rt), "SIGRT%d", sig - LX_SIGRTMIN);
     return rt;
+}
+
+int signal_parse(const char *s)
+{
+    char *end;
+    long n = strtol(s, &end, 10);
+    if (*s && !*end)
+        return n >= 1 && n <= LX_NSIG ? (int)n : -1;
+    if (!strncmp(s, "SIG", 3))
+        s += 3;
+    for (int sig = 1; sig <= LX_NSIG; sig++)
+        if (!strcmp(signal_name(sig) + 3, s))
+            return sig;
+    return -1;
 }
 
 static bool sig_ignored_by_handler(const struct process *p, int sig)

@@ -32,5 +32,7 @@ void signal_siginfo_bytes(const struct ksiginfo *info, uint8_t out[LX_SIGINFO_SI
 /* stack_t as sigaltstack(2) and the frame's uc_stack report it for a thread at sp. */
 struct lx_stack signal_altstack_report(const struct task *t, guest_addr_t sp);
 const char *signal_name(int sig);
+/* A signal by number or name ("10", "SIGUSR1", "USR1"); -1 if it is none. */
+int signal_parse(const char *s);
 
 #endif

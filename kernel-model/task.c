@@ -7,6 +7,7 @@
 #include "event.h"
 #include "futex.h"
 #include "mm_cid.h"
+#include "policy.h"
 #include "report.h"
 #include "rseq.h"
 #include "sched.h"
@@ -27,6 +28,7 @@ struct task *task_alloc(struct kernel *k)
         t->tid = k->st->next_tid++;
         t->state = TASK_RUNNABLE;
         t->mm_cid = -1;
+        policy_task_start(k, t);
         return t;
     }
     return NULL;
@@ -129,6 +131,7 @@ void task_exit(struct kernel *k, struct task *t, int exit_code)
     }
     sched_remove(k, t);
     rseq_exit(k, t);
+    policy_task_exit(k, t);
     if (mm) {
         cpu_ctx_detach(mm->as, &t->ctx);
         mm_cid_release(k, t);

@@ -484,6 +484,96 @@ def case_percpu_aborts(arch):
             raise Failure(f"no critical section was aborted\n{r.describe()}")
 
 
+# ---- schedules: record and replay ----------------------------------------------------------
+
+def program_path(arch, name) -> Path:
+    """A guest, or "selftest/NAME" for one of the kernel's rseq selftests."""
+    if name.startswith("selftest/"):
+        return selftest(arch, name.split("/", 1)[1])
+    return guest(arch, name)
+
+
+def events_of(path: Path) -> list:
+    lines = path.read_text().splitlines()
+    return lines[lines.index("events") + 1:]
+
+
+def case_record_replay(tmp, arch, name, *args):
+    """A run recorded under each policy replays exactly: the same stdout, exit status and
+    digest, and the replay's own recording holds the same events (README "Schedule files")."""
+    prog = program_path(arch, name)
+    budget = SELFTEST_MAX_INSNS if name.startswith("selftest/") else MAX_INSNS
+    for policy, seed, cpus in (("random", 1, 4), ("random", 3, 2), ("round-robin", 1, 3)):
+        rec, again = tmp / "run.sched", tmp / "replay.sched"
+        first = emu(prog, *args, max_insns=budget, timeout=SELFTEST_TIMEOUT,
+                    options=["--policy", policy, "--seed", seed, "--cpus", cpus, "--digest",
+                             "--record", rec])
+        replay = run([RSEQEMU, "replay", "--digest", "--record", again, rec],
+                     timeout=SELFTEST_TIMEOUT)
+        what = f"--policy {policy} --seed {seed} --cpus {cpus}"
+        expect_stdout(replay, first.stdout, f"the recorded run's stdout ({what})")
+        expect_status(replay, first.status)
+        if digest_of(replay) != digest_of(first):
+            raise Failure(f"{what}: digests differ: recorded {digest_of(first)}, replayed "
+                          f"{digest_of(replay)}\n{first.describe()}{replay.describe()}")
+        if events_of(rec) != events_of(again):
+            raise Failure(f"{what}: the replay recorded other events than {rec}")
+
+
+def write(tmp, text) -> Path:
+    path = tmp / "hand.sched"
+    path.write_text(text)
+    return path
+
+
+def case_schedule_refusals(tmp):
+    """Schedule files that cannot be replayed are refused with the line and the reason, exit
+    65 (66 for a missing file), and the guest never runs with a wrong one."""
+    hello = guest("x86_64", "hello")
+    rec = tmp / "hello.sched"
+    emu(hello, options=["--record", rec])
+    header = rec.read_text()
+    digit = re.search(r"^program-hash (\w)", header, re.MULTILINE)
+    other_hash = header.replace(digit.group(0), "program-hash " + "01"[digit.group(1) == "0"], 1)
+    # (file, stderr, whether the guest runs: an event is known to be impossible only at the end)
+    cases = [
+        (other_hash, r"is not the one recorded \(program-hash", False),
+        (header + "999:10 preempt\n", r"^rseqemu: schedule line \d+: 999:10 preempt: no thread "
+                                      r"999 ran$", True),
+        (header + "100:99999999999 preempt\n", r"schedule line \d+: .*thread 100 stopped after \d+ instructions, before this",
+         True),
+        (header.replace("cpus 4", "cpus 4x"), r"line \d+: cpus: '4x' is not a number", False),
+        (header + "100:5 fly\n", r"line \d+: unknown event 'fly'", False),
+        ("rseqemu-schedule 1\nevents\n", r"no 'program' line", False),
+    ]
+    for text, pattern, runs in cases:
+        r = run([RSEQEMU, "replay", write(tmp, text)])
+        expect_status(r, 65)
+        expect_stderr(r, pattern)
+        if bool(r.stdout) != runs:
+            raise Failure(f"the guest {'did not run' if runs else 'ran'}\n{r.describe()}")
+    r = run([RSEQEMU, "replay", tmp / "missing.sched"])
+    expect_status(r, 66)
+    expect_stderr(r, r"missing.sched: No such file")
+
+
+def case_schedule_script(tmp, arch):
+    """run --policy script takes a hand-written schedule: the events happen (a signal at an
+    exact position kills the guest there) and the gaps are round-robin."""
+    text = "rseqemu-schedule 1\nevents\n100:5000 signal SIGUSR1\n"
+    r = emu(guest(arch, "threads"), options=["--policy", "script", "--schedule",
+                                             write(tmp, text), "--digest"])
+    expect_status(r, 128 + signal.SIGUSR1)
+    expect_stderr(r, r"^rseqemu: pid 100 killed by SIGUSR1")
+    expect_stderr(r, r"ended after 5000 instructions")
+    again = emu(guest(arch, "threads"), options=["--policy", "script", "--schedule",
+                                                 write(tmp, text), "--digest"])
+    if digest_of(again) != digest_of(r):
+        raise Failure("the same schedule twice gave two digests")
+    r = emu(guest(arch, "threads"), options=["--policy", "script"])
+    expect_status(r, 64)
+
+
 CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 

@@ -1,0 +1,86 @@
+/* rseqemu replay: run a schedule file again, with script semantics: the program, its
+ * arguments, environment and options come from the file's header, every scheduling decision
+ * from its events. */
+#include <stdio.h>
+
+#include "commands.h"
+#include "exit_codes.h"
+#include "kernel-model/kernel.h"
+#include "kernel-model/schedule.h"
+#include "options.h"
+#include "run_exec.h"
+
+int cmd_replay(int argc, char **argv)
+{
+    struct {
+        bool digest, stats, quiet;
+        uint64_t max_insns;
+        const char *record;
+    } o = {0};
+    const struct opt opts[] = {
+        {"digest", OPT_FLAG, &o.digest, NULL, "print a hash of the run's events on stderr"},
+        {"stats", OPT_FLAG, &o.stats, NULL, "print `stat <name> <value>` lines on stderr"},
+        {"quiet", OPT_FLAG, &o.quiet, NULL, "only report why a run failed"},
+        {"max-insns", OPT_U64, &o.max_insns, "N",
+         "stop after N instructions (default: the file's max-insns)"},
+        {"record", OPT_STRING, &o.record, "FILE", "write the replay's own schedule to FILE"},
+    };
+    const size_t nopts = sizeof(opts) / sizeof(opts[0]);
+    const char *synopsis = "usage: rseqemu replay [options] FILE";
+    bool help;
+    int first = opt_parse("replay", opts, nopts, argc, argv, &help);
+    if (help) {
+        opt_print_help(synopsis, opts, nopts);
+        return 0;
+    }
+    if (first < 0)
+        return EXIT_USAGE;
+    if (first != argc - 1) {
+        fprintf(stderr, "rseqemu replay: expected one schedule file\n%s\n", synopsis);
+        return EXIT_USAGE;
+    }
+    const char *file = argv[first];
+    char err[600];
+    bool unreadable;
+    struct schedule *s = schedule_load(file, &unreadable, err, sizeof(err));
+    if (!s) {
+        fprintf(stderr, "rseqemu: %s\n", err);
+        return unreadable ? EXIT_NO_INPUT : EXIT_BAD_INPUT;
+    }
+    if (!s->program) {
+        fprintf(stderr, "rseqemu: %s: no 'program' line: replay needs the program\n", file);
+        schedule_free(s);
+        return EXIT_BAD_INPUT;
+    }
+    char *default_argv[] = {s->program, NULL};
+    struct run_exec r = {.prog = s->program,
+                         .argv = s->argv ? s->argv : default_argv,
+                         .record = o.record,
+                         .replaying = file,
+                         .check_hash = s->has_hash,
+                         .expected_hash = s->program_hash,
+                         .expected_arch = s->arch[0] ? s->arch : NULL,
+                         .digest = o.digest,
+                         .stats = o.stats,
+                         .quiet = o.quiet};
+    struct kernel_config *cfg = &r.cfg;
+    kernel_config_defaults(cfg);
+    /* The parser accepted only these words. */
+    run_parse_kernel(s->kernel, &cfg->profile);
+    run_parse_rseq_debug(s->rseq_debug, &cfg->rseq_debug);
+    cfg->policy = POLICY_SCRIPT;
+    cfg->script = s->events;
+    cfg->nscript = s->nevents;
+    cfg->script_fill = s->fill;
+    cfg->ncpus = s->cpus;
+    cfg->nodes = s->nodes;
+    cfg->seed = s->seed;
+    cfg->max_insns = o.max_insns ? o.max_insns : s->max_insns;
+    cfg->cs_inject_span = s->cs_inject_span;
+    cfg->quiet = o.quiet;
+    cfg->envp = (const char *const *)s->envp;
+    snprintf(r.cmd, sizeof(r.cmd), "rseqemu replay %s", file);
+    int code = run_exec(&r);
+    schedule_free(s);
+    return code;
+}

@@ -1,0 +1,154 @@
+/* One run: load, spawn, run, report; and the header of its recording. */
+#include "run_exec.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "emu/loader.h"
+#include "exit_codes.h"
+#include "kernel-model/schedule.h"
+
+static const char *const kernels[] = {[KERNEL_6_18] = "6.18", [KERNEL_6_1] = "6.1"};
+static const char *const debug_modes[] = {
+    [RSEQ_DEBUG_KILL] = "kill", [RSEQ_DEBUG_REPORT] = "report", [RSEQ_DEBUG_OFF] = "off"};
+
+bool run_parse_kernel(const char *s, enum kernel_profile *out)
+{
+    for (size_t i = 0; i < sizeof(kernels) / sizeof(kernels[0]); i++) {
+        if (!strcmp(s, kernels[i])) {
+            *out = (enum kernel_profile)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool run_parse_rseq_debug(const char *s, enum kernel_rseq_debug *out)
+{
+    for (size_t i = 0; i < sizeof(debug_modes) / sizeof(debug_modes[0]); i++) {
+        if (!strcmp(s, debug_modes[i])) {
+            *out = (enum kernel_rseq_debug)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *run_kernel_name(enum kernel_profile p) { return kernels[p]; }
+const char *run_rseq_debug_name(enum kernel_rseq_debug d) { return debug_modes[d]; }
+
+static int exit_for_result(const struct kernel_result *r)
+{
+    switch (r->outcome) {
+    case KERNEL_EXITED:
+        return r->status;
+    case KERNEL_SIGNALED:
+        return 128 + r->status;
+    case KERNEL_DEADLOCK:
+        return EXIT_DEADLOCK;
+    case KERNEL_RUNAWAY:
+        return EXIT_RUNAWAY;
+    case KERNEL_BAD_SCHEDULE:
+        return EXIT_BAD_INPUT;
+    default:
+        return EXIT_INTERNAL;
+    }
+}
+
+/* The header a replay needs: the program, its hash, and every option that shapes the run. */
+static void write_record_header(FILE *out, const struct run_exec *r, uint64_t hash)
+{
+    struct schedule s = {.version = SCHEDULE_VERSION,
+                         .program = (char *)r->prog,
+                         .has_hash = true,
+                         .program_hash = hash,
+                         .argv = (char **)r->argv,
+                         .envp = (char **)r->cfg.envp,
+                         .cpus = r->cfg.ncpus,
+                         .nodes = r->cfg.nodes,
+                         .seed = r->cfg.seed,
+                         .max_insns = r->cfg.max_insns,
+                         .cs_inject_span = r->cfg.cs_inject_span,
+                         .fill = FILL_NONE};
+    snprintf(s.arch, sizeof(s.arch), "%s", r->cfg.arch->name);
+    snprintf(s.kernel, sizeof(s.kernel), "%s", kernels[r->cfg.profile]);
+    snprintf(s.rseq_debug, sizeof(s.rseq_debug), "%s", debug_modes[r->cfg.rseq_debug]);
+    snprintf(s.policy, sizeof(s.policy), "%s", kernel_policy_name(r->cfg.policy));
+    schedule_write_header(out, &s);
+}
+
+int run_exec(struct run_exec *r)
+{
+    char err[512];
+    enum elf_open_error kind;
+    struct elf_image *img = elf_image_open(r->prog, &kind, err, sizeof(err));
+    if (!img) {
+        fprintf(stderr, "rseqemu: %s: %s\n", r->prog, err);
+        return kind == ELF_OPEN_CANNOT_READ   ? EXIT_NO_INPUT
+               : kind == ELF_OPEN_UNSUPPORTED ? EXIT_UNSUPPORTED
+                                              : EXIT_BAD_INPUT;
+    }
+    uint64_t hash = elf_image_hash(img);
+    if (r->check_hash && hash != r->expected_hash) {
+        fprintf(stderr,
+                "rseqemu: %s: the program %s is not the one recorded (program-hash %016llx, "
+                "now %016llx)\n",
+                r->replaying, r->prog, (unsigned long long)r->expected_hash,
+                (unsigned long long)hash);
+        elf_image_close(img);
+        return EXIT_BAD_INPUT;
+    }
+    r->cfg.arch = elf_image_arch(img);
+    if (r->expected_arch && strcmp(r->expected_arch, r->cfg.arch->name)) {
+        fprintf(stderr, "rseqemu: %s: recorded for %s, but %s is %s\n", r->replaying,
+                r->expected_arch, r->prog, r->cfg.arch->name);
+        elf_image_close(img);
+        return EXIT_BAD_INPUT;
+    }
+    FILE *record = NULL;
+    if (r->record) {
+        record = fopen(r->record, "w");
+        if (!record) {
+            fprintf(stderr, "rseqemu: --record %s: %s\n", r->record, strerror(errno));
+            elf_image_close(img);
+            return EXIT_NO_INPUT;
+        }
+        write_record_header(record, r, hash);
+        r->cfg.record = record;
+    }
+    int code;
+    struct kernel *k = kernel_create(&r->cfg, err, sizeof(err));
+    if (!k) {
+        fprintf(stderr, "rseqemu: %s\n", err);
+        code = EXIT_INTERNAL;
+        goto out;
+    }
+    int spawned = kernel_spawn(k, img, (const char *const *)r->argv, err, sizeof(err));
+    if (spawned != 0) {
+        fprintf(stderr, "rseqemu: %s: %s\n", r->prog, err);
+        code = spawned == -2 ? EXIT_USAGE : EXIT_BAD_INPUT;
+        goto out;
+    }
+    struct kernel_result res;
+    kernel_run(k, &res);
+    fflush(stdout);
+    if (r->stats)
+        kernel_print_stats(k, stderr);
+    if (r->digest)
+        fprintf(stderr, "digest: %016llx\n", (unsigned long long)res.digest);
+    code = exit_for_result(&res);
+    if (res.outcome != KERNEL_EXITED && !(r->quiet && res.outcome == KERNEL_SIGNALED))
+        fprintf(stderr, "rseqemu: run with %s ended after %llu instructions%s%s\n", r->cmd,
+                (unsigned long long)res.insns, record ? "; replay it with rseqemu replay " : "",
+                record ? r->record : "");
+out:
+    kernel_destroy(k);
+    if (record && fclose(record) != 0) {
+        fprintf(stderr, "rseqemu: --record %s: %s\n", r->record, strerror(errno));
+        if (code == 0)
+            code = EXIT_INTERNAL;
+    }
+    elf_image_close(img);
+    return code;
+}

@@ -1,0 +1,81 @@
+/* Schedule files: a run's scheduling as editable text (README, "Schedule files").
+ *
+ *   rseqemu-schedule 1
+ *   program "build/guests/x86_64/percpu_counter"
+ *   ...header lines: what a replay needs...
+ *   events
+ *   101:52731 preempt          # TID:INSNS VERB [ARG]
+ *
+ * A position is a thread and its own count of retired instructions, which stays exact however
+ * the CPUs interleave. This file only reads and writes the text; policy.c acts on it. */
+#ifndef RSEQEMU_KERNEL_MODEL_SCHEDULE_H
+#define RSEQEMU_KERNEL_MODEL_SCHEDULE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define SCHEDULE_VERSION 1
+
+/* What happens at a position. The first ones are enum inject_kind's, in its order. */
+enum sched_verb {
+    VERB_PREEMPT,   /* switched out and back in */
+    VERB_MIGRATE,   /* switched out and moved to CPU arg */
+    VERB_SIGNAL,    /* signal arg sent to the thread by the kernel */
+    VERB_TICK,      /* an interrupt that schedules nothing */
+    VERB_NOTIFY,    /* notify-resume without an rseq event */
+    VERB_INTERRUPT, /* the interrupt that makes a running thread take its pending signals */
+    VERB_SWITCH,    /* the host turns to another CPU (the one whose clock is lowest) */
+    VERB_EXPIRE,    /* the thread's time slice ends: it goes behind the others on its CPU */
+    VERB_IPI,       /* an IPI (as membarrier's rseq fence sends) interrupts the thread */
+    VERB_COUNT
+};
+
+/* What fills the gaps between events: nothing (a recorded run, whose every decision is an
+ * event) or the round-robin policy (a hand-written file). */
+enum sched_fill { FILL_NONE, FILL_ROUND_ROBIN };
+
+struct sched_event {
+    int tid;
+    uint64_t at; /* the thread's instruction count */
+    uint8_t verb;
+    int32_t arg; /* CPU or signal; 0 when the verb takes none */
+    uint32_t line;
+};
+
+/* A parsed file. Header values a file leaves out keep the defaults of schedule_parse(). */
+struct schedule {
+    int version;
+    char *program; /* NULL if not given */
+    bool has_hash;
+    uint64_t program_hash; /* elf_image_hash() */
+    char arch[16];         /* "" if not given */
+    char **argv;           /* NULL-terminated; NULL if not given */
+    char **envp;           /* NULL-terminated, never NULL */
+    int cpus, nodes;
+    char kernel[8];
+    uint64_t seed, max_insns;
+    uint32_t cs_inject_span;
+    char rseq_debug[8];
+    char policy[16];
+    enum sched_fill fill;
+    struct sched_event *events; /* sorted by thread, position, then line */
+    size_t nevents;
+};
+
+const char *sched_verb_name(enum sched_verb v);
+bool sched_verb_has_arg(enum sched_verb v);
+
+/* NULL with "line N: why" in err. A file without an "events" line is all events. */
+struct schedule *schedule_parse(const char *text, size_t len, char *err, size_t errlen);
+/* Reads and parses path; NULL with the reason (naming the file) in err, and *unreadable set
+ * when the file could not be read at all. */
+struct schedule *schedule_load(const char *path, bool *unreadable, char *err, size_t errlen);
+void schedule_free(struct schedule *s);
+
+/* Writes everything before the events, ending with the "events" line. */
+void schedule_write_header(FILE *out, const struct schedule *s);
+void schedule_write_event(FILE *out, int tid, uint64_t at, enum sched_verb verb, int arg);
+
+#endif

@@ -1,0 +1,225 @@
+/* Schedule files (README "Schedule files"): what parses, what is refused with its line, that
+ * writing and reading again gives the same schedule, and that no mutation of a valid file
+ * crashes the parser (this suite also runs under AddressSanitizer). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernel-model/rng.h"
+#include "kernel-model/schedule.h"
+
+static const char valid[] = "rseqemu-schedule 1\n"
+                            "# a comment line\n"
+                            "program \"guests/x86_64/percpu counter\"   # a trailing comment\n"
+                            "program-hash 0123456789abcdef\n"
+                            "arch x86_64\n"
+                            "argv \"prog\" \"a \\\"b\\\"\" \"#not a comment\"\n"
+                            "env \"A=1\"\n"
+                            "env \"B=two words\"\n"
+                            "cpus 3\n"
+                            "nodes 1\n"
+                            "kernel 6.1\n"
+                            "seed 42\n"
+                            "max-insns 1000000\n"
+                            "cs-inject-span 8\n"
+                            "rseq-debug report\n"
+                            "policy random\n"
+                            "fill none\n"
+                            "events\n"
+                            "101:500 preempt\n"
+                            "100:20 migrate 2\n"
+                            "101:500 signal SIGUSR1\n"
+                            "100:7 switch\n"
+                            "102:0 expire\n"
+                            "100:30 interrupt\n"
+                            "100:31 tick\n"
+                            "100:32 notify\n"
+                            "100:33 ipi\n"
+                            "101:499 signal 12\n";
+
+static struct schedule *parse(const char *text, char *err, size_t errlen)
+{
+    err[0] = '\0';
+    return schedule_parse(text, strlen(text), err, errlen);
+}
+
+Test(schedule, a_valid_file_gives_every_field_and_sorted_events)
+{
+    char err[256];
+    struct schedule *s = parse(valid, err, sizeof(err));
+    cr_assert_not_null(s, "%s", err);
+    cr_expect_str_eq(s->program, "guests/x86_64/percpu counter");
+    cr_expect(s->has_hash);
+    cr_expect_eq(s->program_hash, 0x0123456789abcdefULL);
+    cr_expect_str_eq(s->arch, "x86_64");
+    cr_expect_str_eq(s->argv[1], "a \"b\"");
+    cr_expect_str_eq(s->argv[2], "#not a comment");
+    cr_expect_null(s->argv[3]);
+    cr_expect_str_eq(s->envp[1], "B=two words");
+    cr_expect_eq(s->cpus, 3);
+    cr_expect_str_eq(s->kernel, "6.1");
+    cr_expect_eq(s->seed, 42);
+    cr_expect_eq(s->max_insns, 1000000);
+    cr_expect_eq(s->cs_inject_span, 8);
+    cr_expect_str_eq(s->rseq_debug, "report");
+    cr_expect_eq(s->fill, FILL_NONE);
+    cr_assert_eq(s->nevents, 10);
+    /* By thread, then position, then line. */
+    cr_expect_eq(s->events[0].tid, 100);
+    cr_expect_eq(s->events[0].at, 7);
+    cr_expect_eq(s->events[0].verb, VERB_SWITCH);
+    cr_expect_eq(s->events[1].verb, VERB_MIGRATE);
+    cr_expect_eq(s->events[1].arg, 2);
+    cr_expect_eq(s->events[6].tid, 101);
+    cr_expect_eq(s->events[6].at, 499);
+    cr_expect_eq(s->events[6].arg, 12);
+    cr_expect_eq(s->events[7].verb, VERB_PREEMPT);
+    cr_expect_eq(s->events[8].verb, VERB_SIGNAL);
+    cr_expect_eq(s->events[8].arg, 10);
+    cr_expect_eq(s->events[8].line, 21);
+    cr_expect_eq(s->events[9].tid, 102);
+    schedule_free(s);
+}
+
+Test(schedule, defaults_for_a_hand_written_file)
+{
+    char err[256];
+    struct schedule *s = parse("rseqemu-schedule 1\nevents\n100:5 preempt\n", err, sizeof(err));
+    cr_assert_not_null(s, "%s", err);
+    cr_expect_null(s->program);
+    cr_expect_eq(s->cpus, 4);
+    cr_expect_eq(s->seed, 1);
+    cr_expect_str_eq(s->kernel, "6.18");
+    cr_expect_eq(s->fill, FILL_ROUND_ROBIN, "gaps are filled with round-robin");
+    schedule_free(s);
+}
+
+Test(schedule, writing_and_reading_again_gives_the_same_schedule)
+{
+    char err[256];
+    struct schedule *s = parse(valid, err, sizeof(err));
+    cr_assert_not_null(s, "%s", err);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    schedule_write_header(out, s);
+    for (size_t i = 0; i < s->nevents; i++)
+        schedule_write_event(out, s->events[i].tid, s->events[i].at, s->events[i].verb,
+                             s->events[i].arg);
+    fclose(out);
+    struct schedule *t = schedule_parse(buf, len, err, sizeof(err));
+    cr_assert_not_null(t, "%s\n%s", err, buf);
+    cr_expect_str_eq(t->program, s->program);
+    cr_expect_eq(t->program_hash, s->program_hash);
+    for (int i = 0; s->argv[i]; i++)
+        cr_expect_str_eq(t->argv[i], s->argv[i]);
+    for (int i = 0; s->envp[i]; i++)
+        cr_expect_str_eq(t->envp[i], s->envp[i]);
+    cr_expect_eq(t->cpus, s->cpus);
+    cr_expect_eq(t->seed, s->seed);
+    cr_assert_eq(t->nevents, s->nevents);
+    for (size_t i = 0; i < s->nevents; i++) {
+        cr_expect_eq(t->events[i].tid, s->events[i].tid);
+        cr_expect_eq(t->events[i].at, s->events[i].at);
+        cr_expect_eq(t->events[i].verb, s->events[i].verb);
+        cr_expect_eq(t->events[i].arg, s->events[i].arg);
+    }
+    free(buf);
+    schedule_free(s);
+    schedule_free(t);
+}
+
+Test(schedule, bad_files_are_refused_with_their_line_and_reason)
+{
+    static const struct {
+        const char *text, *error;
+    } cases[] = {
+        {"", "line 1: empty file"},
+        {"events\n", "line 1: expected 'rseqemu-schedule 1' first"},
+        {"rseqemu-schedule 2\n", "line 1: format version 2"},
+        {"rseqemu-schedule 1 x\n", "line 1: unexpected 'x'"},
+        {"rseqemu-schedule 1\ncpus 0\n", "line 2: cpus: 0 is out of range"},
+        {"rseqemu-schedule 1\ncpus 4\ncpus 4\n", "line 3: 'cpus' is given twice"},
+        {"rseqemu-schedule 1\nkernel 5.4\n", "line 2: kernel must be one of 6.1, 6.18"},
+        {"rseqemu-schedule 1\nprogram noquotes\n", "line 2: expected a double-quoted string"},
+        {"rseqemu-schedule 1\nprogram \"open\n", "line 2: unterminated string"},
+        {"rseqemu-schedule 1\nargv \"a\\q\"\n", "line 2: unknown escape"},
+        {"rseqemu-schedule 1\nenv \"NOEQUALS\"\n", "line 2: env: expected \"NAME=VALUE\""},
+        {"rseqemu-schedule 1\nprogram-hash 12\n", "line 2: program-hash: expected 16 hex"},
+        {"rseqemu-schedule 1\nbogus 1\n", "line 2: unknown header line 'bogus'"},
+        {"rseqemu-schedule 1\n100:5 preempt\n", "line 2: unknown header line '100:5'"},
+        {"rseqemu-schedule 1\nevents\npreempt\n", "line 3: expected an event"},
+        {"rseqemu-schedule 1\nevents\n0:5 preempt\n", "line 3: thread id: 0 is out of range"},
+        {"rseqemu-schedule 1\nevents\n100:x preempt\n", "line 3: instruction count: expected"},
+        {"rseqemu-schedule 1\nevents\n100:5 jump\n", "line 3: unknown event 'jump'"},
+        {"rseqemu-schedule 1\ncpus 2\nevents\n100:5 migrate 2\n", "line 4: migrate: 2 is out"},
+        {"rseqemu-schedule 1\nevents\n100:5 migrate\n", "line 3: migrate: expected a number"},
+        {"rseqemu-schedule 1\nevents\n100:5 signal SIGNOPE\n", "line 3: signal: 'SIGNOPE'"},
+        {"rseqemu-schedule 1\nevents\n100:5 preempt 3\n", "line 3: unexpected '3'"},
+        {"rseqemu-schedule 1\nevents\n100:5 offline 1\n", "line 3: 'offline': CPU hotplug"},
+        {"rseqemu-schedule 1\nevents\n100:99999999999999999999 tick\n", "line 3: instruction"},
+        {"rseqemu-schedule 1\ncpus 2\nnodes 3\n", "nodes (3) is more than cpus (2)"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char err[256];
+        struct schedule *s = parse(cases[i].text, err, sizeof(err));
+        cr_expect_null(s, "accepted: %s", cases[i].text);
+        schedule_free(s);
+        cr_expect(strstr(err, cases[i].error) != NULL, "for %s\nexpected \"%s\"\ngot \"%s\"",
+                  cases[i].text, cases[i].error, err);
+    }
+}
+
+/* Seeded mutations of the valid file: bytes flipped, cut, duplicated; each parse either
+ * succeeds or names a line (or the nodes/cpus rule), and never crashes. */
+Test(schedule, mutated_files_never_crash_the_parser)
+{
+    struct rng rng;
+    rng_init(&rng, 1234, 99);
+    size_t n = strlen(valid);
+    char *buf = malloc(2 * n + 2);
+    static const char alphabet[] = "\n\" \\#:0123456789-x\t\x01\xff";
+    int accepted = 0;
+    for (int round = 0; round < 20000; round++) {
+        memcpy(buf, valid, n);
+        size_t len = n;
+        int edits = 1 + (int)rng_below(&rng, 4);
+        for (int e = 0; e < edits; e++) {
+            size_t at = rng_below(&rng, len);
+            switch (rng_below(&rng, 4)) {
+            case 0:
+                buf[at] = alphabet[rng_below(&rng, sizeof(alphabet) - 1)];
+                break;
+            case 1:
+                len = at; /* truncated */
+                break;
+            case 2:
+                buf[at] = (char)rng_below(&rng, 256);
+                break;
+            default:
+                if (len < 2 * n) { /* a stretch duplicated */
+                    size_t k = rng_below(&rng, len - at) + 1;
+                    if (len + k > 2 * n)
+                        k = 2 * n - len;
+                    memmove(buf + at + k, buf + at, len - at);
+                    len += k;
+                }
+                break;
+            }
+            if (len == 0)
+                break;
+        }
+        char err[256] = "";
+        struct schedule *s = schedule_parse(buf, len, err, sizeof(err));
+        if (s) {
+            accepted++;
+            schedule_free(s);
+        } else {
+            cr_assert(!strncmp(err, "line ", 5) || strstr(err, "more than cpus"),
+                      "round %d: an error without its line: %s", round, err);
+        }
+    }
+    cr_expect_gt(accepted, 0, "some mutations (in comments, say) still parse");
+    free(buf);
+}
