@@ -489,7 +489,8 @@ struct schedule *schedule_parse(const char *text, size_t len, char *err, size_t 
         schedule_free(s);
         return NULL;
     }
-    qsort(s->events, s->nevents, sizeof(*s->events), event_order);
+    if (s->nevents) /* qsort may not be given the NULL of an empty array */
+        qsort(s->events, s->nevents, sizeof(*s->events), event_order);
     return s;
 }
 
