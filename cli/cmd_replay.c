@@ -65,9 +65,8 @@ int cmd_replay(int argc, char **argv)
                          .quiet = o.quiet};
     struct kernel_config *cfg = &r.cfg;
     kernel_config_defaults(cfg);
-    /* The parser accepted only these words. */
-    run_parse_kernel(s->kernel, &cfg->profile);
-    run_parse_rseq_debug(s->rseq_debug, &cfg->rseq_debug);
+    cfg->profile = s->kernel;
+    cfg->rseq_debug = s->rseq_debug;
     cfg->policy = POLICY_SCRIPT;
     cfg->script = s->events;
     cfg->nscript = s->nevents;

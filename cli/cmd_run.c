@@ -112,12 +112,18 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "rseqemu run: --cpus must be between 1 and %d\n", KERNEL_CPUS_MAX);
         return EXIT_USAGE;
     }
-    if (!run_parse_kernel(o.kernel, &cfg->profile))
+    int profile = kernel_word_parse(kernel_profile_names, o.kernel);
+    int debug = kernel_word_parse(kernel_rseq_debug_names, o.rseq_debug);
+    int policy = kernel_word_parse(kernel_policy_names, o.policy);
+    if (profile < 0)
         return usage_error("--kernel must be 6.1 or 6.18, not '%s'", o.kernel);
-    if (!run_parse_rseq_debug(o.rseq_debug, &cfg->rseq_debug))
+    if (debug < 0)
         return usage_error("--rseq-debug must be kill, report or off, not '%s'", o.rseq_debug);
-    if (!kernel_policy_parse(o.policy, &cfg->policy))
+    if (policy < 0)
         return usage_error("--policy must be random, round-robin or script, not '%s'", o.policy);
+    cfg->profile = (enum kernel_profile)profile;
+    cfg->rseq_debug = (enum kernel_rseq_debug)debug;
+    cfg->policy = (enum kernel_policy)policy;
     if ((cfg->policy == POLICY_SCRIPT) != (o.schedule != NULL))
         return usage_error("%s", "--policy script and --schedule FILE go together");
     if (cfg->policy == POLICY_SCRIPT && o.inject_at.count)

@@ -9,35 +9,6 @@
 #include "exit_codes.h"
 #include "kernel-model/schedule.h"
 
-static const char *const kernels[] = {[KERNEL_6_18] = "6.18", [KERNEL_6_1] = "6.1"};
-static const char *const debug_modes[] = {
-    [RSEQ_DEBUG_KILL] = "kill", [RSEQ_DEBUG_REPORT] = "report", [RSEQ_DEBUG_OFF] = "off"};
-
-bool run_parse_kernel(const char *s, enum kernel_profile *out)
-{
-    for (size_t i = 0; i < sizeof(kernels) / sizeof(kernels[0]); i++) {
-        if (!strcmp(s, kernels[i])) {
-            *out = (enum kernel_profile)i;
-            return true;
-        }
-    }
-    return false;
-}
-
-bool run_parse_rseq_debug(const char *s, enum kernel_rseq_debug *out)
-{
-    for (size_t i = 0; i < sizeof(debug_modes) / sizeof(debug_modes[0]); i++) {
-        if (!strcmp(s, debug_modes[i])) {
-            *out = (enum kernel_rseq_debug)i;
-            return true;
-        }
-    }
-    return false;
-}
-
-const char *run_kernel_name(enum kernel_profile p) { return kernels[p]; }
-const char *run_rseq_debug_name(enum kernel_rseq_debug d) { return debug_modes[d]; }
-
 static int exit_for_result(const struct kernel_result *r)
 {
     switch (r->outcome) {
@@ -70,11 +41,11 @@ static void write_record_header(FILE *out, const struct run_exec *r, uint64_t ha
                          .seed = r->cfg.seed,
                          .max_insns = r->cfg.max_insns,
                          .cs_inject_span = r->cfg.cs_inject_span,
+                         .kernel = r->cfg.profile,
+                         .rseq_debug = r->cfg.rseq_debug,
+                         .policy = r->cfg.policy,
                          .fill = FILL_NONE};
     snprintf(s.arch, sizeof(s.arch), "%s", r->cfg.arch->name);
-    snprintf(s.kernel, sizeof(s.kernel), "%s", kernels[r->cfg.profile]);
-    snprintf(s.rseq_debug, sizeof(s.rseq_debug), "%s", debug_modes[r->cfg.rseq_debug]);
-    snprintf(s.policy, sizeof(s.policy), "%s", kernel_policy_name(r->cfg.policy));
     schedule_write_header(out, &s);
 }
 

@@ -24,10 +24,4 @@ struct run_exec {
 /* Runs it; returns the exit status (README, "Exit codes"). */
 int run_exec(struct run_exec *r);
 
-/* The --kernel and --rseq-debug words; false for others. */
-bool run_parse_kernel(const char *s, enum kernel_profile *out);
-bool run_parse_rseq_debug(const char *s, enum kernel_rseq_debug *out);
-const char *run_kernel_name(enum kernel_profile p);
-const char *run_rseq_debug_name(enum kernel_rseq_debug d);
-
 #endif

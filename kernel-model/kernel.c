@@ -22,6 +22,22 @@
 #define ARENA_RESERVE (1ULL << 30)
 #define STACK_RLIMIT  (8ULL << 20)
 
+const char *const kernel_profile_names[] = {[KERNEL_6_18] = "6.18", [KERNEL_6_1] = "6.1", NULL};
+const char *const kernel_rseq_debug_names[] = {
+    [RSEQ_DEBUG_KILL] = "kill", [RSEQ_DEBUG_REPORT] = "report", [RSEQ_DEBUG_OFF] = "off", NULL};
+const char *const kernel_policy_names[] = {[POLICY_RANDOM] = "random",
+                                           [POLICY_ROUND_ROBIN] = "round-robin",
+                                           [POLICY_SCRIPT] = "script",
+                                           NULL};
+
+int kernel_word_parse(const char *const *names, const char *word)
+{
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(word, names[i]))
+            return i;
+    return -1;
+}
+
 void kernel_config_defaults(struct kernel_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));

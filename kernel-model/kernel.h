@@ -40,9 +40,13 @@ enum kernel_policy {
     POLICY_SCRIPT,      /* a schedule file's events (cfg.script), round-robin or nothing between */
 };
 
-/* "random", "round-robin", "script"; false for another word. */
-const char *kernel_policy_name(enum kernel_policy p);
-bool kernel_policy_parse(const char *s, enum kernel_policy *out);
+/* The words the command line and schedule files use for profiles ("6.18", "6.1"), debug modes
+ * ("kill", "report", "off") and policies ("random", "round-robin", "script"): NULL-terminated,
+ * in enum order. kernel_word_parse() gives a word's index in such a list, or -1. */
+extern const char *const kernel_profile_names[];
+extern const char *const kernel_rseq_debug_names[];
+extern const char *const kernel_policy_names[];
+int kernel_word_parse(const char *const *names, const char *word);
 
 struct sched_event;
 

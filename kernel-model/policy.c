@@ -24,27 +24,11 @@ static const struct policy_params params[] = {
 static const struct policy_params script_round_robin = {
     .slice_min = 10000, .quantum_min = 1000000, .signal_delay_min = 10000, .script = true};
 
-static const char *const names[] = {
-    [POLICY_RANDOM] = "random", [POLICY_ROUND_ROBIN] = "round-robin", [POLICY_SCRIPT] = "script"};
-
 const struct policy_params *policy_params(const struct kernel *k)
 {
     if (k->cfg.policy == POLICY_SCRIPT && k->cfg.script_fill == FILL_ROUND_ROBIN)
         return &script_round_robin;
     return &params[k->cfg.policy];
-}
-
-const char *kernel_policy_name(enum kernel_policy p) { return names[p]; }
-
-bool kernel_policy_parse(const char *s, enum kernel_policy *out)
-{
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (!strcmp(s, names[i])) {
-            *out = (enum kernel_policy)i;
-            return true;
-        }
-    }
-    return false;
 }
 
 void policy_task_start(struct kernel *k, struct task *t)
@@ -92,15 +76,20 @@ void policy_task_exit(struct kernel *k, struct task *t)
         policy_script_take(k, t);
 }
 
-void policy_script_refuse(struct kernel *k, const struct sched_event *e, const char *why)
+/* Reports e and makes the run's outcome a refused schedule. */
+static void refuse(struct kernel *k, const struct sched_event *e, const char *why)
 {
-    if (k->done)
-        return;
     report_fatal(k, "schedule line %u: %d:%llu %s: %s", e->line, e->tid, (unsigned long long)e->at,
                  sched_verb_name(e->verb), why);
     k->done = true;
     k->result.outcome = KERNEL_BAD_SCHEDULE;
     snprintf(k->result.message, sizeof(k->result.message), "schedule line %u: %s", e->line, why);
+}
+
+void policy_script_refuse(struct kernel *k, const struct sched_event *e, const char *why)
+{
+    if (!k->done)
+        refuse(k, e, why);
 }
 
 void policy_script_finish(struct kernel *k)
@@ -123,8 +112,7 @@ void policy_script_finish(struct kernel *k)
             snprintf(why, sizeof(why), "thread %d had ended before this", e->tid);
         else
             snprintf(why, sizeof(why), "no thread %d ran", e->tid);
-        k->done = false;
-        policy_script_refuse(k, e, why);
+        refuse(k, e, why); /* the run has ended: this only sets its outcome */
         return;
     }
 }

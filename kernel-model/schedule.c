@@ -135,15 +135,13 @@ static bool number(struct parser *ps, const char *what, const char *text, uint64
     return true;
 }
 
+/* text's index in the NULL-terminated list allowed. */
 static bool one_of(struct parser *ps, const char *what, const char *text,
-                   const char *const *allowed, char *out, size_t outlen)
+                   const char *const *allowed, int *out)
 {
-    for (size_t i = 0; allowed[i]; i++) {
-        if (!strcmp(text, allowed[i])) {
-            snprintf(out, outlen, "%s", text);
-            return true;
-        }
-    }
+    *out = kernel_word_parse(allowed, text);
+    if (*out >= 0)
+        return true;
     char list[128] = "";
     for (size_t i = 0; allowed[i]; i++)
         snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
@@ -228,10 +226,9 @@ static bool header_line(struct parser *ps, const char *key)
     uint64_t v;
     char *str;
     static const char *const arches[] = {"x86_64", "aarch64", NULL};
-    static const char *const kernels[] = {"6.1", "6.18", NULL};
-    static const char *const debugs[] = {"kill", "report", "off", NULL};
-    static const char *const policies[] = {"random", "round-robin", "script", "pct", NULL};
-    static const char *const fills[] = {"none", "round-robin", NULL};
+    static const char *const fills[] = {
+        [FILL_NONE] = "none", [FILL_ROUND_ROBIN] = "round-robin", NULL};
+    int word_index;
     switch ((enum key)k) {
     case KEY_PROGRAM:
         if (!quoted(ps, &str))
@@ -256,8 +253,9 @@ static bool header_line(struct parser *ps, const char *key)
         break;
     }
     case KEY_ARCH:
-        if (!one_of(ps, "arch", word(ps), arches, s->arch, sizeof(s->arch)))
+        if (!one_of(ps, "arch", word(ps), arches, &word_index))
             return false;
+        snprintf(s->arch, sizeof(s->arch), "%s", arches[word_index]);
         break;
     case KEY_ARGV:
         while (!at_end(ps)) {
@@ -286,8 +284,9 @@ static bool header_line(struct parser *ps, const char *key)
         s->nodes = (int)v;
         break;
     case KEY_KERNEL:
-        if (!one_of(ps, "kernel", word(ps), kernels, s->kernel, sizeof(s->kernel)))
+        if (!one_of(ps, "kernel", word(ps), kernel_profile_names, &word_index))
             return false;
+        s->kernel = (enum kernel_profile)word_index;
         break;
     case KEY_SEED:
         if (!number(ps, "seed", word(ps), 0, UINT64_MAX, &s->seed))
@@ -303,20 +302,20 @@ static bool header_line(struct parser *ps, const char *key)
         s->cs_inject_span = (uint32_t)v;
         break;
     case KEY_RSEQ_DEBUG:
-        if (!one_of(ps, "rseq-debug", word(ps), debugs, s->rseq_debug, sizeof(s->rseq_debug)))
+        if (!one_of(ps, "rseq-debug", word(ps), kernel_rseq_debug_names, &word_index))
             return false;
+        s->rseq_debug = (enum kernel_rseq_debug)word_index;
         break;
     case KEY_POLICY:
-        if (!one_of(ps, "policy", word(ps), policies, s->policy, sizeof(s->policy)))
+        if (!one_of(ps, "policy", word(ps), kernel_policy_names, &word_index))
             return false;
+        s->policy = (enum kernel_policy)word_index;
         break;
-    case KEY_FILL: {
-        char f[16];
-        if (!one_of(ps, "fill", word(ps), fills, f, sizeof(f)))
+    case KEY_FILL:
+        if (!one_of(ps, "fill", word(ps), fills, &word_index))
             return false;
-        s->fill = !strcmp(f, "none") ? FILL_NONE : FILL_ROUND_ROBIN;
+        s->fill = (enum sched_fill)word_index;
         break;
-    }
     case KEY_COUNT:
         break;
     }
@@ -426,9 +425,9 @@ struct schedule *schedule_parse(const char *text, size_t len, char *err, size_t 
     s->seed = 1;
     s->cs_inject_span = 16;
     s->fill = FILL_ROUND_ROBIN;
-    snprintf(s->kernel, sizeof(s->kernel), "6.18");
-    snprintf(s->rseq_debug, sizeof(s->rseq_debug), "kill");
-    snprintf(s->policy, sizeof(s->policy), "script");
+    s->kernel = KERNEL_6_18;
+    s->rseq_debug = RSEQ_DEBUG_KILL;
+    s->policy = POLICY_SCRIPT;
     struct parser ps = {.s = s, .err = err, .errlen = errlen};
     bool ok = true, in_events = false;
     size_t pos = 0;
@@ -599,10 +598,11 @@ void schedule_write_header(FILE *out, const struct schedule *s)
         fputc('\n', out);
     }
     fprintf(out, "cpus %d\nnodes %d\nkernel %s\nseed %llu\nmax-insns %llu\n", s->cpus, s->nodes,
-            s->kernel, (unsigned long long)s->seed, (unsigned long long)s->max_insns);
+            kernel_profile_names[s->kernel], (unsigned long long)s->seed,
+            (unsigned long long)s->max_insns);
     fprintf(out, "cs-inject-span %u\nrseq-debug %s\npolicy %s\nfill %s\nevents\n",
-            s->cs_inject_span, s->rseq_debug, s->policy,
-            s->fill == FILL_NONE ? "none" : "round-robin");
+            s->cs_inject_span, kernel_rseq_debug_names[s->rseq_debug],
+            kernel_policy_names[s->policy], s->fill == FILL_NONE ? "none" : "round-robin");
 }
 
 void schedule_write_event(FILE *out, int tid, uint64_t at, enum sched_verb verb, int arg)

@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "kernel.h"
+
 #define SCHEDULE_VERSION 1
 
 /* What happens at a position. The first ones are enum inject_kind's, in its order. */
@@ -54,11 +56,11 @@ struct schedule {
     char **argv;           /* NULL-terminated; NULL if not given */
     char **envp;           /* NULL-terminated, never NULL */
     int cpus, nodes;
-    char kernel[8];
+    enum kernel_profile kernel;
     uint64_t seed, max_insns;
     uint32_t cs_inject_span;
-    char rseq_debug[8];
-    char policy[16];
+    enum kernel_rseq_debug rseq_debug;
+    enum kernel_policy policy; /* the one that made the decisions: information */
     enum sched_fill fill;
     struct sched_event *events; /* sorted by thread, position, then line */
     size_t nevents;

@@ -58,11 +58,12 @@ Test(schedule, a_valid_file_gives_every_field_and_sorted_events)
     cr_expect_null(s->argv[3]);
     cr_expect_str_eq(s->envp[1], "B=two words");
     cr_expect_eq(s->cpus, 3);
-    cr_expect_str_eq(s->kernel, "6.1");
+    cr_expect_eq(s->kernel, KERNEL_6_1);
     cr_expect_eq(s->seed, 42);
     cr_expect_eq(s->max_insns, 1000000);
     cr_expect_eq(s->cs_inject_span, 8);
-    cr_expect_str_eq(s->rseq_debug, "report");
+    cr_expect_eq(s->rseq_debug, RSEQ_DEBUG_REPORT);
+    cr_expect_eq(s->policy, POLICY_RANDOM);
     cr_expect_eq(s->fill, FILL_NONE);
     cr_assert_eq(s->nevents, 10);
     /* By thread, then position, then line. */
@@ -90,7 +91,7 @@ Test(schedule, defaults_for_a_hand_written_file)
     cr_expect_null(s->program);
     cr_expect_eq(s->cpus, 4);
     cr_expect_eq(s->seed, 1);
-    cr_expect_str_eq(s->kernel, "6.18");
+    cr_expect_eq(s->kernel, KERNEL_6_18);
     cr_expect_eq(s->fill, FILL_ROUND_ROBIN, "gaps are filled with round-robin");
     schedule_free(s);
 }
@@ -141,7 +142,7 @@ Test(schedule, bad_files_are_refused_with_their_line_and_reason)
         {"rseqemu-schedule 1 x\n", "line 1: unexpected 'x'"},
         {"rseqemu-schedule 1\ncpus 0\n", "line 2: cpus: 0 is out of range"},
         {"rseqemu-schedule 1\ncpus 4\ncpus 4\n", "line 3: 'cpus' is given twice"},
-        {"rseqemu-schedule 1\nkernel 5.4\n", "line 2: kernel must be one of 6.1, 6.18"},
+        {"rseqemu-schedule 1\nkernel 5.4\n", "line 2: kernel must be one of 6.18, 6.1"},
         {"rseqemu-schedule 1\nprogram noquotes\n", "line 2: expected a double-quoted string"},
         {"rseqemu-schedule 1\nprogram \"open\n", "line 2: unterminated string"},
         {"rseqemu-schedule 1\nargv \"a\\q\"\n", "line 2: unknown escape"},
