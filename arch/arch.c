@@ -1,5 +1,7 @@
 #include "arch.h"
 
+#include "le.h"
+
 extern const struct arch_desc arch_x86_64;
 extern const struct arch_desc arch_aarch64;
 
@@ -31,4 +33,14 @@ bool arch_trap_signal(const struct arch_desc *a, int intno, int *sig, int *si_co
         }
     }
     return false;
+}
+
+void arch_stat_put_times(const struct lx_kstat *st, uint8_t *out)
+{
+    le_put64(out + 72, (uint64_t)st->atime_sec);
+    le_put64(out + 80, st->atime_nsec);
+    le_put64(out + 88, (uint64_t)st->mtime_sec);
+    le_put64(out + 96, st->mtime_nsec);
+    le_put64(out + 104, (uint64_t)st->ctime_sec);
+    le_put64(out + 112, st->ctime_nsec);
 }

@@ -154,6 +154,9 @@ struct arch_desc {
     uint64_t (*fault_code)(int access, bool unmapped);
 };
 
+/* For the stat encoders: the three timestamps, which both layouts put at offsets 72..119. */
+void arch_stat_put_times(const struct lx_kstat *st, uint8_t *out);
+
 const struct arch_desc *arch_get(enum arch_id id);
 /* NULL when the ELF machine is not a supported guest. */
 const struct arch_desc *arch_for_elf_machine(uint16_t machine);

@@ -97,12 +97,7 @@ static void x86_64_stat_encode(const struct lx_kstat *st, uint8_t *out)
     le_put64(out + 48, st->size);
     le_put64(out + 56, st->blksize);
     le_put64(out + 64, st->blocks);
-    le_put64(out + 72, (uint64_t)st->atime_sec);
-    le_put64(out + 80, st->atime_nsec);
-    le_put64(out + 88, (uint64_t)st->mtime_sec);
-    le_put64(out + 96, st->mtime_nsec);
-    le_put64(out + 104, (uint64_t)st->ctime_sec);
-    le_put64(out + 112, st->ctime_nsec);
+    arch_stat_put_times(st, out);
 }
 
 const struct arch_desc arch_x86_64 = {
