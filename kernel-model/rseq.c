@@ -72,6 +72,13 @@ void rseq_exec(struct kernel *k, struct task *t)
     memset(&t->rseq, 0, sizeof(t->rseq));
 }
 
+/* o is another live thread of t's process, registered at t's area. */
+static bool shares_area(const struct task *o, const struct task *t)
+{
+    return o != t && o->state != TASK_FREE && o->state != TASK_DEAD &&
+           o->rseq.area == t->rseq.area && o->proc->mm == t->proc->mm;
+}
+
 /* --rseq-watch: the engines note which instruction last stored to each word of a registered
  * area (the model's own updates are not guest stores), for rseq_debug_fields to name. An area
  * two threads share stays watched while either is registered. */
@@ -86,12 +93,9 @@ static void rseq_watch_area(struct kernel *k, struct task *t, bool on)
                         t->tid);
         return;
     }
-    for (int i = 0; i < TASK_MAX; i++) {
-        struct task *o = &k->st->tasks[i];
-        if (o != t && o->state != TASK_FREE && o->state != TASK_DEAD &&
-            o->proc->mm == t->proc->mm && o->rseq.area == t->rseq.area)
+    for (int i = 0; i < TASK_MAX; i++)
+        if (shares_area(&k->st->tasks[i], t))
             return;
-    }
     aspace_store_watch_remove(as, t->rseq.area);
 }
 
@@ -275,13 +279,9 @@ static void rseq_sync_sharers(struct kernel *k, const struct task *t, const uint
 {
     if (!t->rseq.shared)
         return;
-    for (int i = 0; i < TASK_MAX; i++) {
-        struct task *o = &k->st->tasks[i];
-        if (o == t || o->state == TASK_FREE || o->state == TASK_DEAD ||
-            o->rseq.area != t->rseq.area || o->proc->mm != t->proc->mm)
-            continue;
-        memcpy(o->rseq.written, vals, sizeof(o->rseq.written));
-    }
+    for (int i = 0; i < TASK_MAX; i++)
+        if (shares_area(&k->st->tasks[i], t))
+            memcpy(k->st->tasks[i].rseq.written, vals, sizeof(t->rseq.written));
 }
 
 static int rseq_update_cpu_id(struct kernel *k, struct task *t, struct rseq_failure *f)
