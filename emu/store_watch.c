@@ -3,14 +3,27 @@
 
 #include "aspace.h"
 
+static bool overlaps(const struct store_watch_range *r, guest_addr_t addr, guest_addr_t end)
+{
+    return end > r->start && addr < r->start + 4 * (guest_addr_t)r->words;
+}
+
+bool store_watch_covers(const struct store_watch_table *w, guest_addr_t addr, int size)
+{
+    for (uint32_t i = 0; i < w->count; i++)
+        if (overlaps(&w->ranges[i], addr, addr + (guest_addr_t)size))
+            return true;
+    return false;
+}
+
 void store_watch_note(struct store_watch_table *w, guest_addr_t addr, int size, guest_addr_t pc)
 {
     guest_addr_t end = addr + (guest_addr_t)size;
     for (uint32_t i = 0; i < w->count; i++) {
         struct store_watch_range *r = &w->ranges[i];
-        guest_addr_t rend = r->start + 4 * (guest_addr_t)r->words;
-        if (end <= r->start || addr >= rend)
+        if (!overlaps(r, addr, end))
             continue;
+        guest_addr_t rend = r->start + 4 * (guest_addr_t)r->words;
         guest_addr_t lo = addr > r->start ? addr : r->start, hi = end < rend ? end : rend;
         for (guest_addr_t a = lo & ~(guest_addr_t)3; a < hi; a += 4) {
             uint32_t word = (uint32_t)((a - r->start) / 4);

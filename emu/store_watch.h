@@ -5,6 +5,7 @@
 #ifndef RSEQEMU_EMU_STORE_WATCH_H
 #define RSEQEMU_EMU_STORE_WATCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "arch/arch.h"
@@ -25,6 +26,8 @@ struct store_watch_table {
     struct store_watch_range ranges[STORE_WATCH_MAX];
 };
 
+/* Whether a store of size bytes at addr touches a watched range (the hook's cheap test). */
+bool store_watch_covers(const struct store_watch_table *w, guest_addr_t addr, int size);
 /* A guest store of size bytes at addr by the instruction at pc. */
 void store_watch_note(struct store_watch_table *w, guest_addr_t addr, int size, guest_addr_t pc);
 

@@ -277,8 +277,8 @@ static void on_mem_write(uc_engine *uc, uc_mem_type type, uint64_t addr, int siz
 {
     (void)type, (void)value;
     struct backend *b = ((struct engine *)user)->b;
-    if (b->store_watch->count == 0)
-        return;
+    if (!store_watch_covers(b->store_watch, addr, size))
+        return; /* most stores: the PC is read only for a watched word */
     uint64_t pc = 0;
     uc_reg_read(uc, b->arch->id == ARCH_X86_64 ? UC_X86_REG_RIP : UC_ARM64_REG_PC, &pc);
     store_watch_note(b->store_watch, addr, size, pc);
