@@ -17,6 +17,7 @@ int cmd_replay(int argc, char **argv)
         uint64_t max_insns;
         const char *record;
     } o = {0};
+    struct run_exec r = {0};
     const struct opt opts[] = {
         {"digest", OPT_FLAG, &o.digest, NULL, "print a hash of the run's events on stderr"},
         {"stats", OPT_FLAG, &o.stats, NULL, "print `stat <name> <value>` lines on stderr"},
@@ -24,6 +25,7 @@ int cmd_replay(int argc, char **argv)
         {"max-insns", OPT_U64, &o.max_insns, "N",
          "stop after N instructions (default: the file's max-insns)"},
         {"record", OPT_STRING, &o.record, "FILE", "write the replay's own schedule to FILE"},
+        RUN_EXEC_TRACE_OPTS(r),
     };
     const size_t nopts = sizeof(opts) / sizeof(opts[0]);
     const char *synopsis = "usage: rseqemu replay [options] FILE";
@@ -53,16 +55,16 @@ int cmd_replay(int argc, char **argv)
         return EXIT_BAD_INPUT;
     }
     char *default_argv[] = {s->program, NULL};
-    struct run_exec r = {.prog = s->program,
-                         .argv = s->argv ? s->argv : default_argv,
-                         .record = o.record,
-                         .replaying = file,
-                         .check_hash = s->has_hash,
-                         .expected_hash = s->program_hash,
-                         .expected_arch = s->arch[0] ? s->arch : NULL,
-                         .digest = o.digest,
-                         .stats = o.stats,
-                         .quiet = o.quiet};
+    r.prog = s->program;
+    r.argv = s->argv ? s->argv : default_argv;
+    r.record = o.record;
+    r.replaying = file;
+    r.check_hash = s->has_hash;
+    r.expected_hash = s->program_hash;
+    r.expected_arch = s->arch[0] ? s->arch : NULL;
+    r.digest = o.digest;
+    r.stats = o.stats;
+    r.quiet = o.quiet;
     struct kernel_config *cfg = &r.cfg;
     kernel_config_defaults(cfg);
     cfg->profile = s->kernel;

@@ -58,6 +58,7 @@ int cmd_run(int argc, char **argv)
                          .kernel = "6.18",
                          .rseq_debug = "kill",
                          .policy = "random"};
+    struct run_exec r = {0};
     const struct opt opts[] = {
         {"cpus", OPT_U64, &o.cpus, "N", "modelled CPUs (1..64, default 4)"},
         {"seed", OPT_U64, &o.seed, "S", "seed of every scheduling choice (default 1)"},
@@ -78,6 +79,7 @@ int cmd_run(int argc, char **argv)
          "name the instruction that writes a kernel-owned rseq field (slow)"},
         {"env", OPT_LIST, &o.env, "NAME=VALUE", "add to the guest's (empty) environment"},
         {"inherit-env", OPT_FLAG, &o.inherit_env, NULL, "give the guest rseqemu's environment"},
+        RUN_EXEC_TRACE_OPTS(r),
         {"digest", OPT_FLAG, &o.digest, NULL, "print a hash of the run's events on stderr"},
         {"stats", OPT_FLAG, &o.stats, NULL, "print `stat <name> <value>` lines on stderr"},
         {"quiet", OPT_FLAG, &o.quiet, NULL, "only report why a run failed"},
@@ -100,12 +102,12 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "rseqemu run: no program given\n%s\n", synopsis);
         return EXIT_USAGE;
     }
-    struct run_exec r = {.prog = argv[first],
-                         .argv = &argv[first],
-                         .record = o.record,
-                         .digest = o.digest,
-                         .stats = o.stats,
-                         .quiet = o.quiet};
+    r.prog = argv[first];
+    r.argv = &argv[first];
+    r.record = o.record;
+    r.digest = o.digest;
+    r.stats = o.stats;
+    r.quiet = o.quiet;
     struct kernel_config *cfg = &r.cfg;
     kernel_config_defaults(cfg);
     if (o.cpus < 1 || o.cpus > KERNEL_CPUS_MAX) {

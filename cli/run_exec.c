@@ -8,6 +8,7 @@
 #include "emu/loader.h"
 #include "exit_codes.h"
 #include "kernel-model/schedule.h"
+#include "kernel-model/trace.h"
 
 static int exit_for_result(const struct kernel_result *r)
 {
@@ -47,6 +48,62 @@ static void write_record_header(FILE *out, const struct run_exec *r, uint64_t ha
                          .fill = FILL_NONE};
     snprintf(s.arch, sizeof(s.arch), "%s", r->cfg.arch->name);
     schedule_write_header(out, &s);
+}
+
+/* The trace's files: opened before the run, so a typo costs nothing. */
+struct trace_files {
+    struct trace *trace;
+    FILE *json, *perfetto;
+};
+
+static FILE *open_output(const char *option, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        fprintf(stderr, "rseqemu: %s %s: %s\n", option, path, strerror(errno));
+    return f;
+}
+
+static int trace_open(struct run_exec *r, struct trace_files *tf)
+{
+    *tf = (struct trace_files){0};
+    if (!r->trace && !r->trace_json && !r->perfetto)
+        return 0;
+    if (r->trace_json && !(tf->json = open_output("--trace-json", r->trace_json)))
+        return -1;
+    if (r->perfetto && !(tf->perfetto = open_output("--perfetto", r->perfetto)))
+        return -1;
+    tf->trace = trace_create();
+    if (r->trace)
+        trace_add_output(tf->trace, TRACE_TEXT, stderr);
+    if (tf->json)
+        trace_add_output(tf->trace, TRACE_JSON, tf->json);
+    if (tf->perfetto)
+        trace_add_output(tf->trace, TRACE_PERFETTO, tf->perfetto);
+    r->cfg.trace = tf->trace;
+    return 0;
+}
+
+/* A trace that could not be written completely is an error: the user would read a wrong one. */
+static int trace_close(struct run_exec *r, struct trace_files *tf, int code)
+{
+    trace_finish(tf->trace);
+    const struct {
+        FILE *f;
+        const char *option, *path;
+    } files[] = {{tf->json, "--trace-json", r->trace_json},
+                 {tf->perfetto, "--perfetto", r->perfetto}};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        if (files[i].f && (ferror(files[i].f) | fclose(files[i].f)) != 0) {
+            fprintf(stderr, "rseqemu: %s %s: %s\n", files[i].option, files[i].path,
+                    strerror(errno));
+            if (code == 0)
+                code = EXIT_INTERNAL;
+        }
+    }
+    trace_destroy(tf->trace);
+    r->cfg.trace = NULL;
+    return code;
 }
 
 int run_exec(struct run_exec *r)
@@ -89,7 +146,13 @@ int run_exec(struct run_exec *r)
         r->cfg.record = record;
     }
     int code;
-    struct kernel *k = kernel_create(&r->cfg, err, sizeof(err));
+    struct kernel *k = NULL;
+    struct trace_files tf;
+    if (trace_open(r, &tf) != 0) {
+        code = EXIT_NO_INPUT;
+        goto out;
+    }
+    k = kernel_create(&r->cfg, err, sizeof(err));
     if (!k) {
         fprintf(stderr, "rseqemu: %s\n", err);
         code = EXIT_INTERNAL;
@@ -115,6 +178,7 @@ int run_exec(struct run_exec *r)
                 record ? r->record : "");
 out:
     kernel_destroy(k);
+    code = trace_close(r, &tf, code);
     if (record && fclose(record) != 0) {
         fprintf(stderr, "rseqemu: --record %s: %s\n", r->record, strerror(errno));
         if (code == 0)

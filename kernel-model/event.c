@@ -1,6 +1,7 @@
 #include "event.h"
 
 #include "syscall.h"
+#include "trace_rec.h"
 
 static void event_begin(struct kernel *k, enum event_kind kind, const struct task *t)
 {
@@ -19,6 +20,8 @@ void event_emit(struct kernel *k, enum event_kind kind, const struct task *t, ui
      * schedule file, must give the same digest. */
     if (kind == EV_DECIDE)
         return;
+    if (k->cfg.trace)
+        trace_event(k, kind, t, a, b, c);
     event_begin(k, kind, t);
     hash64_u64(&k->st->digest, a);
     hash64_u64(&k->st->digest, b);
@@ -27,6 +30,8 @@ void event_emit(struct kernel *k, enum event_kind kind, const struct task *t, ui
 
 void event_syscall(struct kernel *k, const struct task *t, const struct sys_args *args, long ret)
 {
+    if (k->cfg.trace)
+        trace_syscall(k, t, args, ret);
     event_begin(k, EV_SYSCALL, t);
     struct hash64 *h = &k->st->digest;
     hash64_u64(h, args->nr);

@@ -16,6 +16,7 @@
 #include "policy.h"
 #include "sched.h"
 #include "task.h"
+#include "trace_rec.h"
 #include "vfs.h"
 
 /* Address space reserved for the model's state; untouched pages cost nothing. */
@@ -162,6 +163,8 @@ int kernel_spawn(struct kernel *k, const struct elf_image *img, const char *cons
     t->altstack.ss_flags = LX_SS_DISABLE;
     cpu_ctx_init(&t->ctx, k->arch, lay.entry, lay.sp);
     k->init = p;
+    if (k->cfg.trace)
+        trace_run_begin(k);
     sched_start(k, t, NULL);
     return 0;
 }
@@ -170,6 +173,8 @@ void kernel_run(struct kernel *k, struct kernel_result *res)
 {
     sched_run(k);
     policy_script_finish(k);
+    if (k->cfg.trace)
+        trace_run_end(k);
     *res = k->result;
 }
 

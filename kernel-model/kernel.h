@@ -49,6 +49,7 @@ extern const char *const kernel_policy_names[];
 int kernel_word_parse(const char *const *names, const char *word);
 
 struct sched_event;
+struct trace;
 
 /* An injection placed by instruction: ACTION the n-th time any thread is about to run the
  * instruction at WHERE. Written "ACTION@WHERE[#N]" (kernel_inject_parse). */
@@ -94,6 +95,8 @@ struct kernel_config {
     int script_fill;
     /* --record: each decision's effect as a schedule event line (the CLI writes the header). */
     FILE *record;
+    /* --trace, --trace-json, --perfetto: where the run's events go (trace.h); NULL: nowhere. */
+    struct trace *trace;
     /* Find the instruction that writes a kernel-owned rseq field (slows every store). */
     bool rseq_watch;
     const char *const *envp; /* the guest's environment (NULL: empty) */

@@ -12,7 +12,8 @@
 #include "task.h"
 
 static const struct syscall_row syscall_table[] = {
-#define SYSCALL(name, x86_64, aarch64, fn, status) {#name, {x86_64, aarch64}, fn, status},
+#define SYSCALL(name, x86_64, aarch64, fn, status, args)                                           \
+    {#name, {x86_64, aarch64}, fn, status, args},
 #include "syscalls.def"
 #undef SYSCALL
 };

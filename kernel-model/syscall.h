@@ -23,9 +23,10 @@ struct syscall_row {
     int nr[ARCH_COUNT]; /* -1: not on this architecture */
     sys_handler_fn fn;
     enum sys_status status;
+    const char *args; /* how a trace shows the arguments (syscalls.def); NULL: raw */
 };
 
-#define SYSCALL(name, x86_64, aarch64, fn, status)                                                 \
+#define SYSCALL(name, x86_64, aarch64, fn, status, args)                                           \
     long fn(struct kernel *k, struct task *t, const struct sys_args *a);
 #include "syscalls.def"
 #undef SYSCALL
