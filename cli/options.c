@@ -34,13 +34,15 @@ int opt_parse(const char *cmd, const struct opt *opts, size_t n, int argc, char 
         const char *a = argv[i];
         if (!strcmp(a, "--"))
             return i + 1;
-        if (a[0] != '-' || a[1] != '-')
+        /* A one-letter option ("-o") is an opt whose name is that letter. */
+        bool short_opt = a[0] == '-' && a[1] && a[1] != '-' && !a[2];
+        if (a[0] != '-' || (a[1] != '-' && !short_opt))
             return i;
         if (!strcmp(a, "--help")) {
             *help = true;
             return i;
         }
-        const char *name = a + 2, *eq = strchr(name, '=');
+        const char *name = a + (short_opt ? 1 : 2), *eq = short_opt ? NULL : strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         const struct opt *o = find(opts, n, name, len);
         if (!o) {
@@ -94,8 +96,8 @@ void opt_print_help(const char *synopsis, const struct opt *opts, size_t n)
     printf("%s\n\noptions:\n", synopsis);
     for (size_t i = 0; i < n; i++) {
         char left[64];
-        snprintf(left, sizeof(left), "--%s%s%s", opts[i].name, opts[i].arg ? " " : "",
-                 opts[i].arg ? opts[i].arg : "");
+        snprintf(left, sizeof(left), "%s%s%s%s", opts[i].name[1] ? "--" : "-", opts[i].name,
+                 opts[i].arg ? " " : "", opts[i].arg ? opts[i].arg : "");
         printf("  %-24s %s\n", left, opts[i].help);
     }
     printf("  %-24s %s\n", "--help", "this text");
