@@ -44,10 +44,13 @@ struct emu_exit {
     int trap_intno; /* engine exception number, or EMU_TRAP_* */
     /* EMU_EXIT_WATCH: the code about to run, a whole translation block or, when the run was
      * inside one, a single instruction; watch_cs when it enters a critical section and the
-     * countdown reached 0 there (else a watched point is in it). */
+     * countdown reached 0 there (else a watched point is in it); watch_resumed when the
+     * block is the one the run resumed in front of (emu_run_params.watch_resume_addr), whose
+     * first instruction and points were not looked at again. */
     guest_addr_t watch_addr;
     uint32_t watch_size;
     bool watch_cs;
+    bool watch_resumed;
     uint32_t watch_countdown; /* what is left of emu_run_params.watch_countdown */
     char error[128];
 };

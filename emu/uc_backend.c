@@ -82,7 +82,7 @@ struct backend {
     guest_addr_t watch_resume;
     guest_addr_t watch_addr;
     uint32_t watch_size;
-    bool watch_cs;
+    bool watch_cs, watch_resumed;
     /* A copy of the table's page hash, which the aarch64 block hook reads for every block. */
     uint8_t watch_pages[WATCH_PAGE_SLOTS];
 };
@@ -153,16 +153,22 @@ static void block_over_budget(uc_engine *uc, struct backend *b, uint64_t addr, u
  * it enters a critical section and the countdown ends there. */
 static void block_watch(uc_engine *uc, struct backend *b, uint64_t addr, uint32_t size, uint32_t n)
 {
-    /* Resuming in front of this block: its first instruction has had its turn. */
-    guest_addr_t from = addr == b->watch_resume ? addr + 1 : addr;
+    /* Resuming in front of this block: its first instruction has had its turn, and so have
+     * the block's watched points, which the model counted when the run stopped here (the
+     * first one that was due is where the run now stops by its budget). Stopping for them
+     * again would stop here forever. */
+    bool resumed = addr == b->watch_resume;
     b->watch_resume = 0;
-    uint32_t kinds = watch_hits(b->watch, from, addr + size);
+    uint32_t kinds = watch_hits(b->watch, resumed ? addr + 1 : addr, addr + size);
+    if (resumed)
+        kinds &= ~(uint32_t)ASPACE_WATCH_POINT;
     bool cs_due = (kinds & ASPACE_WATCH_CS) && b->watch_countdown && --b->watch_countdown == 0;
     if ((kinds & ASPACE_WATCH_POINT) || cs_due) {
         b->stop = STOP_WATCH;
         b->watch_addr = addr;
         b->watch_size = size;
         b->watch_cs = cs_due;
+        b->watch_resumed = resumed;
         uc_emu_stop(uc);
         return;
     }
@@ -318,6 +324,7 @@ static void on_code_precise(uc_engine *uc, uint64_t addr, uint32_t size, void *u
         b->watch_addr = addr;
         b->watch_size = size;
         b->watch_cs = false;
+        b->watch_resumed = false;
         uc_emu_stop(uc);
         return;
     }
@@ -571,6 +578,7 @@ static void classify(struct backend *b, uc_err e, struct emu_exit *out)
             out->watch_addr = b->watch_addr;
             out->watch_size = b->watch_size;
             out->watch_cs = b->watch_cs;
+            out->watch_resumed = b->watch_resumed;
         } else if (b->stop == STOP_TRAP) {
             out->kind = EMU_EXIT_TRAP;
             out->trap_intno = b->intno;

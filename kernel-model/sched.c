@@ -815,7 +815,9 @@ void sched_run(struct kernel *k)
         struct emu_exit ex;
         k->st->stats.slices++;
         emu_run(task_as(t), &t->ctx, &p, &ex);
-        bool resumed = ex.kind == EMU_EXIT_WATCH && ex.watch_addr == t->watch_resume;
+        /* Only the backend knows: the thread may have looped back to the block it resumed in
+         * front of, which is then looked at whole. */
+        bool resumed = ex.kind == EMU_EXIT_WATCH && ex.watch_resumed;
         t->watch_resume = 0;
         c->cs_countdown = ex.watch_countdown;
         account(k, c, t, ex.insns);

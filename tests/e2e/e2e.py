@@ -9,6 +9,7 @@ Exit status: 0 pass, 1 fail, 77 skipped (a prerequisite of the case is missing).
 """
 import argparse
 import difflib
+import json
 import os
 import re
 import signal
@@ -17,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -578,6 +580,193 @@ def case_schedule_script(tmp, arch):
         raise Failure("the same schedule twice gave two digests")
     r = emu(guest(arch, "threads"), options=["--policy", "script"])
     expect_status(r, 64)
+
+
+# ---- traces ------------------------------------------------------------------------------
+
+def trace_lines(path: Path) -> list:
+    events = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            raise Failure(f"{path} line {n} is not JSON: {e}: {line[:200]}")
+    return events
+
+
+def check_perfetto(path: Path, cpus: int) -> list:
+    """The Chrome trace-event format as Perfetto UI and chrome://tracing read it: an object
+    with a traceEvents array of complete (X), instant (i) and metadata (M) events; a vCPU's
+    complete events never overlap."""
+    try:
+        doc = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise Failure(f"{path} is not JSON: {e}")
+    if not isinstance(doc, dict) or not isinstance(doc.get("traceEvents"), list):
+        raise Failure(f"{path}: no traceEvents array")
+    spans, names = {}, set()
+    for ev in doc["traceEvents"]:
+        ok = (isinstance(ev.get("name"), str) and ev.get("ph") in ("X", "i", "M")
+              and isinstance(ev.get("pid"), int))
+        if ok and ev["ph"] != "M":
+            ok = (isinstance(ev.get("tid"), int) and isinstance(ev.get("ts"), (int, float))
+                  and ev["ts"] >= 0)
+        if ok and ev["ph"] == "X":
+            ok = isinstance(ev.get("dur"), (int, float)) and ev["dur"] >= 0
+            spans.setdefault(ev["tid"], []).append((ev["ts"], ev["ts"] + ev["dur"]))
+        if ok and ev["ph"] == "i":
+            ok = ev.get("s") in ("t", "p", "g")
+        if ok and ev["ph"] == "M":
+            ok = isinstance(ev.get("args"), dict)
+            if ev["name"] == "thread_name":
+                names.add(ev["args"].get("name"))
+        if not ok:
+            raise Failure(f"{path}: not a trace event: {ev}")
+    if names != {f"vCPU {c}" for c in range(cpus)}:
+        raise Failure(f"{path}: vCPU tracks {sorted(names)}, expected {cpus}")
+    for cpu, lst in spans.items():
+        lst.sort()
+        for (a0, a1), (b0, b1) in zip(lst, lst[1:]):
+            if b0 < a1 - 1e-6:
+                raise Failure(f"{path}: vCPU {cpu} runs two threads at once: {a0}-{a1}, {b0}-{b1}")
+    if not spans:
+        raise Failure(f"{path}: no thread ever ran")
+    return doc["traceEvents"]
+
+
+def case_trace(tmp, arch):
+    """--trace, --trace-json and --perfetto observe a run without changing it (same stdout and
+    digest); the log shows syscalls as strace does and aborts with their instruction and
+    descriptor; the Perfetto file is valid trace-event JSON (README "Traces")."""
+    prog = guest(arch, "percpu_counter")
+    plain = emu(prog, options=["--cpus", 2, "--digest"])
+    jl, pf = tmp / "t.jsonl", tmp / "t.perfetto.json"
+    traced = emu(prog, options=["--cpus", 2, "--digest", "--trace", "--trace-json", jl,
+                                "--perfetto", pf])
+    expect_status(traced, 0)
+    expect_stdout(traced, plain.stdout, "the untraced run's stdout")
+    if digest_of(traced) != digest_of(plain):
+        raise Failure(f"tracing changed the run: {digest_of(plain)} -> {digest_of(traced)}")
+    events = trace_lines(jl)
+    if events[0]["ev"] != "start" or events[0]["arch"] != arch or events[0]["cpus"] != 2:
+        raise Failure(f"the trace does not start with the run's description: {events[0]}")
+    if events[-1]["ev"] != "end" or events[-1]["outcome"] != "exited":
+        raise Failure(f"the trace does not end with the run's outcome: {events[-1]}")
+    calls = [e["call"] for e in events if e["ev"] == "syscall"]
+    if 'write(1, "total = 200000 of 200000\\n", 25) = 25' not in calls:
+        raise Failure("no strace-like write(1, \"total...\", 25) = 25 in " + repr(calls[-8:]))
+    if not any(re.fullmatch(r"rseq\(0x[0-9a-f]+, 32, 0, 0x[0-9a-f]+\) = 0", c) for c in calls):
+        raise Failure("glibc's rseq registration is not in the trace")
+    aborts = [e for e in events if e["ev"] == "rseq_abort"]
+    if not aborts:
+        raise Failure("no abort in the trace")
+    for a in aborts:
+        ip, start = int(a["ip"], 16), int(a["cs_start"], 16)
+        if not (a["ip_sym"].startswith("worker+0x") and a["ip_insn"] and 0 <= ip - start < 64
+                and a["cs_insn"] >= 0 and a["why"] in ("preempt", "migrate", "signal", "ipi")):
+            raise Failure(f"an abort without its instruction or descriptor: {a}")
+    text = [l for l in traced.err.splitlines() if re.search(r"\brseq_abort\b", l)]
+    if len(text) != len(aborts) or not re.search(r"ip=0x[0-9a-f]+ <worker\+0x[0-9a-f]+> \(.+\) "
+                                                  r"abort_ip=", text[0]):
+        raise Failure(f"--trace shows {len(text)} aborts, JSON {len(aborts)}: {text[:1]}")
+    marks = [e for e in check_perfetto(pf, 2) if e["ph"] == "i" and e["name"] == "rseq abort"]
+    if len(marks) != len(aborts):
+        raise Failure(f"{len(marks)} abort marks in the Perfetto file, {len(aborts)} aborts")
+
+
+def case_exact_abort(tmp, arch):
+    """A hand-written schedule that preempts a thread at a chosen instruction of a critical
+    section aborts the section at exactly that instruction, as the trace shows (spec 2.3). The
+    position comes from a recording of --inject-at under round-robin, which the hand-written
+    file (round-robin between its events) reproduces."""
+    prog = guest(arch, "percpu_counter")
+    jl = tmp / "random.jsonl"
+    emu(prog, options=["--cpus", 2, "--trace-json", jl])
+    seen = {}
+    for a in trace_lines(jl):
+        if a["ev"] == "rseq_abort":
+            seen.setdefault(int(a["ip"], 16), a)
+    ips = sorted(seen)
+    if len(ips) < 2:
+        raise Failure(f"the random run aborted at {len(ips)} distinct instructions")
+    for target in (ips[0], ips[len(ips) // 2], ips[-1]):
+        want = seen[target]
+        rec = tmp / "rr.sched"
+        emu(prog, options=["--cpus", 2, "--policy", "round-robin", "--inject-at",
+                           f"preempt@{target:#x}", "--record", rec])
+        preempts = [l for l in events_of(rec) if l.endswith(" preempt")]
+        if len(preempts) != 1:
+            raise Failure(f"{rec} holds {preempts}, expected one preemption")
+        tid, pos = (int(x) for x in preempts[0].split()[0].split(":"))
+        hand = write(tmp, f"rseqemu-schedule 1\n# preempt tid {tid} at {want['ip_sym']}\n"
+                          f"cpus 2\nevents\n{tid}:{pos} preempt\n")
+        out = tmp / "hand.jsonl"
+        r = emu(prog, options=["--cpus", 2, "--policy", "script", "--schedule", hand,
+                               "--trace-json", out, "--stats"])
+        expect_status(r, 0)
+        expect_stdout(r, b"total = 200000 of 200000\n")
+        if stat_of(r, "rseq_aborts") != 1:
+            raise Failure(f"{stat_of(r, 'rseq_aborts')} aborts, expected exactly one\n"
+                          f"{r.describe()}")
+        events = trace_lines(out)
+        pre = [e for e in events if e["ev"] == "preempt"]
+        ab = [e for e in events if e["ev"] == "rseq_abort"]
+        if len(pre) != 1 or (pre[0]["tid"], pre[0]["insns"], int(pre[0]["ip"], 16)) != \
+                (tid, pos, target):
+            raise Failure(f"preempted at {pre}, expected tid {tid} at {pos}, {target:#x}")
+        a = ab[0]
+        if (a["tid"], a["insns"], int(a["ip"], 16), a["ip_insn"], a["cs_insn"], a["why"]) != \
+                (tid, pos, target, want["ip_insn"], want["cs_insn"], "preempt"):
+            raise Failure(f"aborted {a}, expected tid {tid} at {pos}: {want['ip_sym']} "
+                          f"({want['ip_insn']}), instruction {want['cs_insn']} of its section")
+
+
+def case_timeline(tmp, arch):
+    """rseqemu timeline draws a trace as SVG: a lane per vCPU, spans of the threads that ran,
+    marks for aborts and signals, the sections aborts cut short shaded."""
+    svg_ns = "{http://www.w3.org/2000/svg}"
+    for prog, cpus, mark in (("percpu_counter", 2, "abort"), ("signals", 3, "signal")):
+        jl, svg = tmp / f"{prog}.jsonl", tmp / f"{prog}.svg"
+        expect_status(emu(guest(arch, prog), options=["--cpus", cpus, "--trace-json", jl]), 0)
+        r = run([RSEQEMU, "timeline", jl, "-o", svg, "--to", "400"])
+        expect_status(r, 0)
+        try:
+            root = ET.parse(svg).getroot()
+        except ET.ParseError as e:
+            raise Failure(f"{svg} is not XML: {e}")
+        texts = [t.text for t in root.iter(svg_ns + "text")]
+        lanes = [t for t in texts if t and re.fullmatch(r"vCPU \d+", t)]
+        if lanes != [f"vCPU {c}" for c in range(cpus)]:
+            raise Failure(f"{svg}: lanes {lanes}, expected {cpus}")
+        spans = [t.text for t in root.iter(svg_ns + "title") if t.text.startswith("tid ")
+                 and " on vCPU " in t.text]
+        marks = [g for g in root.iter(svg_ns + "g") if g.get("class") == mark]
+        if not spans or len(marks) < 2:  # the legend draws one of each
+            raise Failure(f"{svg}: {len(spans)} thread spans, {len(marks) - 1} {mark} marks")
+        if prog == "percpu_counter":
+            shaded = [e for e in root.iter(svg_ns + "rect") if e.get("fill") == "url(#cs)"]
+            if len(shaded) < 2:
+                raise Failure(f"{svg}: no critical section shaded")
+
+
+def case_timeline_input(tmp):
+    """timeline refuses what it cannot draw: a line that is not a trace event (65, with the
+    line), an empty trace (65), a missing file (66), no -o (64)."""
+    cases = [('{"ev":"start","t":0,"cpus":1}\nnot json\n', 65, r"bad.jsonl: line 2: "),
+             ('{"ev":"start","t":0}\n{"t":5}\n', 65, r"line 2: not a trace event"),
+             ('{"ev":"switch","cpu":99,"tid":1,"t":5}\n', 65, r"line 1: cpu 99 is out of range"),
+             ("", 65, r"the trace is empty")]
+    for text, status, pattern in cases:
+        path = tmp / "bad.jsonl"
+        path.write_text(text)
+        r = run([RSEQEMU, "timeline", path, "-o", tmp / "out.svg"])
+        expect_status(r, status)
+        expect_stderr(r, pattern)
+    r = run([RSEQEMU, "timeline", tmp / "missing.jsonl", "-o", tmp / "out.svg"])
+    expect_status(r, 66)
+    r = run([RSEQEMU, "timeline", tmp / "bad.jsonl"])
+    expect_status(r, 64)
+    expect_stderr(r, r"-o FILE.svg is required")
 
 
 CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.startswith("case_")}
