@@ -29,6 +29,7 @@ struct elf_symbol {
     uint64_t size;
     const char *name; /* points into the image's string table copy */
     bool func;
+    bool object; /* STT_OBJECT: data */
 };
 
 struct elf_segment {
@@ -130,7 +131,8 @@ static void load_symbols(struct elf_image *img)
             img->syms[img->nsyms++] = (struct elf_symbol){.addr = s.st_value + img->bias,
                                                           .size = s.st_size,
                                                           .name = name,
-                                                          .func = type == STT_FUNC};
+                                                          .func = type == STT_FUNC,
+                                                          .object = type == STT_OBJECT};
         }
         qsort(img->syms, img->nsyms, sizeof(*img->syms), sym_cmp);
         return;
@@ -486,6 +488,22 @@ bool elf_image_symbolize(const struct elf_image *img, guest_addr_t addr, char *b
             continue;
         if (addr - s->addr > 0x100000)
             break;
+        if (addr == s->addr)
+            snprintf(buf, len, "%s", s->name);
+        else
+            snprintf(buf, len, "%s+0x%llx", s->name, (unsigned long long)(addr - s->addr));
+        return true;
+    }
+    return false;
+}
+
+bool elf_image_object(const struct elf_image *img, guest_addr_t addr, char *buf, size_t len)
+{
+    /* A scan of the sorted table: for listings, never on a hot path. */
+    for (size_t i = 0; i < img->nsyms && img->syms[i].addr <= addr; i++) {
+        const struct elf_symbol *s = &img->syms[i];
+        if (!s->object || addr - s->addr >= s->size)
+            continue;
         if (addr == s->addr)
             snprintf(buf, len, "%s", s->name);
         else

@@ -312,6 +312,26 @@ Test(loader, section_at_finds_the_section_holding_an_address)
     }
 }
 
+/* Data objects name the addresses inside them; code and unnamed bytes are no object. */
+Test(loader, object_names_an_address_inside_a_data_object)
+{
+    for (int a = 0; a < 2; a++) {
+        struct file f = read_guest(guest_arches[a], "hello");
+        struct elf_image *img = open_ok(&f, "hello");
+        guest_addr_t out = elf_image_symbol(img, "_IO_2_1_stdout_");
+        cr_assert_neq(out, 0);
+        char buf[64];
+        cr_assert(elf_image_object(img, out, buf, sizeof(buf)));
+        cr_expect_str_eq(buf, "_IO_2_1_stdout_");
+        cr_assert(elf_image_object(img, out + 8, buf, sizeof(buf)));
+        cr_expect_str_eq(buf, "_IO_2_1_stdout_+0x8");
+        cr_expect_not(elf_image_object(img, elf_image_symbol(img, "main"), buf, sizeof(buf)));
+        cr_expect_not(elf_image_object(img, 0, buf, sizeof(buf)));
+        elf_image_close(img);
+        free(f.data);
+    }
+}
+
 /* elf_image_open_mem copies: changing the caller's buffer afterwards changes nothing. */
 Test(loader, open_mem_copies_the_bytes)
 {
