@@ -4,5 +4,6 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_cs(int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@ static const char usage[] =
     "commands:\n"
     "  run [options] -- PROG [ARGS...]   run a static x86-64 or aarch64 program\n"
     "  replay [options] FILE             run a recorded or written schedule again\n"
+    "  cs PROG                           list the rseq critical sections PROG declares\n"
     "\n"
     "rseqemu <command> --help describes a command's options.\n"
     "rseqemu --version prints the version.\n";
@@ -23,6 +24,7 @@ struct command {
 static const struct command commands[] = {
     {"run", cmd_run},
     {"replay", cmd_replay},
+    {"cs", cmd_cs},
 };
 
 int main(int argc, char **argv)
