@@ -178,7 +178,7 @@ size_t rseq_cs_check(const struct rseq_cs_decl *decls, size_t i, uint32_t sig,
     struct check c = {
         .decls = decls, .i = i, .cs = &decls[i], .sig = sig, .code = code, .out = out};
     if (!c.cs->in_file) {
-        warn(&c, RSEQ_CS_NOT_IN_FILE, "no loaded section of the file holds its %d bytes",
+        warn(&c, RSEQ_CS_NOT_IN_FILE, "its %d bytes are not in one loaded section of the file",
              RSEQ_CS_SIZE);
         check_alignment(&c);
         check_duplicate(&c);

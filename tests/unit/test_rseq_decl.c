@@ -78,7 +78,10 @@ static const struct check_case cases[] = {
      {0x4000, true, 0, 0, 0x1ff0, 0x20, 0x1800},
      RSEQ_CS_NOT_CODE,
      "[0x1ff0, 0x2010) ends outside"},
-    {"not in the file", {0x9000, false}, RSEQ_CS_NOT_IN_FILE, "holds its 32 bytes"},
+    {"not in the file",
+     {0x9000, false},
+     RSEQ_CS_NOT_IN_FILE,
+     "its 32 bytes are not in one loaded section"},
 };
 
 Test(rseq_decl, each_problem_alone_gives_one_warning)
