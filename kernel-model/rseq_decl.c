@@ -4,7 +4,6 @@
 #include "rseq_decl.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #include "arch/le.h"
 #include "emu/loader.h"
