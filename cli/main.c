@@ -12,6 +12,7 @@ static const char usage[] =
     "  run [options] -- PROG [ARGS...]   run a static x86-64 or aarch64 program\n"
     "  replay [options] FILE             run a recorded or written schedule again\n"
     "  timeline TRACE -o FILE.svg        draw a --trace-json file, a lane per vCPU\n"
+    "  cs PROG                           list the rseq critical sections PROG declares\n"
     "\n"
     "rseqemu <command> --help describes a command's options.\n"
     "rseqemu --version prints the version.\n";
@@ -24,6 +25,7 @@ struct command {
 static const struct command commands[] = {
     {"run", cmd_run},
     {"replay", cmd_replay},
+    {"cs", cmd_cs},
     {"timeline", cmd_timeline},
 };
 

@@ -9,6 +9,7 @@
 #include "exit_codes.h"
 #include "kernel-model/schedule.h"
 #include "kernel-model/trace.h"
+#include "program.h"
 
 static int exit_for_result(const struct kernel_result *r)
 {
@@ -108,15 +109,10 @@ static int trace_close(struct run_exec *r, struct trace_files *tf, int code)
 
 int run_exec(struct run_exec *r)
 {
-    char err[512];
-    enum elf_open_error kind;
-    struct elf_image *img = elf_image_open(r->prog, &kind, err, sizeof(err));
-    if (!img) {
-        fprintf(stderr, "rseqemu: %s: %s\n", r->prog, err);
-        return kind == ELF_OPEN_CANNOT_READ   ? EXIT_NO_INPUT
-               : kind == ELF_OPEN_UNSUPPORTED ? EXIT_UNSUPPORTED
-                                              : EXIT_BAD_INPUT;
-    }
+    int status;
+    struct elf_image *img = program_open(r->prog, &status);
+    if (!img)
+        return status;
     uint64_t hash = elf_image_hash(img);
     if (r->check_hash && hash != r->expected_hash) {
         fprintf(stderr,
@@ -146,6 +142,7 @@ int run_exec(struct run_exec *r)
         r->cfg.record = record;
     }
     int code;
+    char err[512];
     struct kernel *k = NULL;
     struct trace_files tf;
     if (trace_open(r, &tf) != 0) {

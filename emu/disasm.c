@@ -51,16 +51,38 @@ size_t disasm_one(struct disasm *d, const struct aspace *as, guest_addr_t addr, 
         snprintf(buf, len, "(unreadable)");
         return 0;
     }
+    return disasm_bytes(d, code, have, addr, buf, len, NULL);
+}
+
+/* Capstone's groups of the instructions that leave straight-line code. */
+static const uint8_t branch_groups[] = {CS_GRP_JUMP, CS_GRP_CALL, CS_GRP_RET, CS_GRP_INT,
+                                        CS_GRP_IRET};
+
+size_t disasm_bytes(struct disasm *d, const uint8_t *code, size_t size, guest_addr_t addr,
+                    char *buf, size_t len, bool *branch)
+{
+    /* Groups need Capstone's detail, which costs: only for the callers that ask. */
+    if (branch)
+        cs_option(d->cs, CS_OPT_DETAIL, CS_OPT_ON);
     cs_insn *insn = NULL;
-    size_t n = cs_disasm(d->cs, code, have, addr, 1, &insn);
+    size_t n = cs_disasm(d->cs, code, size, addr, 1, &insn);
+    size_t insn_size = 0;
     if (n == 0) {
         snprintf(buf, len, "(bad)");
-        return 0;
+    } else {
+        snprintf(buf, len, "%s%s%s", insn[0].mnemonic, insn[0].op_str[0] ? " " : "",
+                 insn[0].op_str);
+        insn_size = insn[0].size;
     }
-    snprintf(buf, len, "%s%s%s", insn[0].mnemonic, insn[0].op_str[0] ? " " : "", insn[0].op_str);
-    size_t size = insn[0].size;
-    cs_free(insn, n);
-    return size;
+    if (branch) {
+        *branch = false;
+        for (size_t i = 0; n && i < sizeof(branch_groups); i++)
+            *branch |= cs_insn_group(d->cs, &insn[0], branch_groups[i]);
+        cs_option(d->cs, CS_OPT_DETAIL, CS_OPT_OFF);
+    }
+    if (n)
+        cs_free(insn, n);
+    return insn_size;
 }
 
 size_t disasm_insn_addrs(struct disasm *d, const struct aspace *as, guest_addr_t addr, size_t size,

@@ -29,6 +29,7 @@ struct elf_symbol {
     uint64_t size;
     const char *name; /* points into the image's string table copy */
     bool func;
+    bool object; /* STT_OBJECT: data */
 };
 
 struct elf_segment {
@@ -130,7 +131,8 @@ static void load_symbols(struct elf_image *img)
             img->syms[img->nsyms++] = (struct elf_symbol){.addr = s.st_value + img->bias,
                                                           .size = s.st_size,
                                                           .name = name,
-                                                          .func = type == STT_FUNC};
+                                                          .func = type == STT_FUNC,
+                                                          .object = type == STT_OBJECT};
         }
         qsort(img->syms, img->nsyms, sizeof(*img->syms), sym_cmp);
         return;
@@ -401,7 +403,23 @@ const char *elf_image_path(const struct elf_image *img)
 uint64_t elf_image_hash(const struct elf_image *img) { return img->hash; }
 bool elf_image_is_pie(const struct elf_image *img) { return img->pie; }
 
-bool elf_image_section(const struct elf_image *img, const char *name, struct elf_section *out)
+static void fill_section(const struct elf_image *img, const GElf_Shdr *sh, const char *name,
+                         struct elf_section *out)
+{
+    out->name = name;
+    out->addr = sh->sh_addr + img->bias;
+    out->size = sh->sh_size;
+    out->data = NULL;
+    if (sh->sh_type != SHT_NOBITS && sh->sh_offset <= img->size &&
+        img->size - sh->sh_offset >= sh->sh_size)
+        out->data = img->data + sh->sh_offset;
+    out->exec = (sh->sh_flags & SHF_EXECINSTR) != 0;
+}
+
+/* The first section for which match() holds, with its name. */
+static bool find_section(const struct elf_image *img,
+                         bool (*match)(const GElf_Shdr *sh, const char *name, const void *arg),
+                         const void *arg, struct elf_section *out)
 {
     size_t shstrndx;
     if (elf_getshdrstrndx(img->elf, &shstrndx) != 0)
@@ -412,17 +430,44 @@ bool elf_image_section(const struct elf_image *img, const char *name, struct elf
         if (!gelf_getshdr(scn, &sh))
             continue;
         const char *n = elf_strptr(img->elf, shstrndx, sh.sh_name);
-        if (!n || strcmp(n, name) != 0)
+        if (!n || !match(&sh, n, arg))
             continue;
-        out->addr = sh.sh_addr + img->bias;
-        out->size = sh.sh_size;
-        out->data = NULL;
-        if (sh.sh_type != SHT_NOBITS && sh.sh_offset <= img->size &&
-            img->size - sh.sh_offset >= sh.sh_size)
-            out->data = img->data + sh.sh_offset;
+        fill_section(img, &sh, n, out);
         return true;
     }
     return false;
+}
+
+static bool named(const GElf_Shdr *sh, const char *name, const void *arg)
+{
+    (void)sh;
+    return strcmp(name, arg) == 0;
+}
+
+bool elf_image_section(const struct elf_image *img, const char *name, struct elf_section *out)
+{
+    return find_section(img, named, name, out);
+}
+
+static bool holds(const GElf_Shdr *sh, const char *name, const void *arg)
+{
+    (void)name;
+    /* Compared before the bias, so that the sum cannot wrap. */
+    uint64_t addr = *(const uint64_t *)arg;
+    /* .tbss holds no addresses: its sh_addr is that of the TLS template, shared with the
+     * sections after it. */
+    if ((sh->sh_flags & SHF_TLS) && sh->sh_type == SHT_NOBITS)
+        return false;
+    return (sh->sh_flags & SHF_ALLOC) && sh->sh_size && addr >= sh->sh_addr &&
+           addr - sh->sh_addr < sh->sh_size;
+}
+
+bool elf_image_section_at(const struct elf_image *img, guest_addr_t addr, struct elf_section *out)
+{
+    if (addr < img->bias)
+        return false;
+    uint64_t unbiased = addr - img->bias;
+    return find_section(img, holds, &unbiased, out);
 }
 
 bool elf_image_symbolize(const struct elf_image *img, guest_addr_t addr, char *buf, size_t len)
@@ -443,6 +488,22 @@ bool elf_image_symbolize(const struct elf_image *img, guest_addr_t addr, char *b
             continue;
         if (addr - s->addr > 0x100000)
             break;
+        if (addr == s->addr)
+            snprintf(buf, len, "%s", s->name);
+        else
+            snprintf(buf, len, "%s+0x%llx", s->name, (unsigned long long)(addr - s->addr));
+        return true;
+    }
+    return false;
+}
+
+bool elf_image_object(const struct elf_image *img, guest_addr_t addr, char *buf, size_t len)
+{
+    /* A scan of the sorted table: for listings, never on a hot path. */
+    for (size_t i = 0; i < img->nsyms && img->syms[i].addr <= addr; i++) {
+        const struct elf_symbol *s = &img->syms[i];
+        if (!s->object || addr - s->addr >= s->size)
+            continue;
         if (addr == s->addr)
             snprintf(buf, len, "%s", s->name);
         else

@@ -39,13 +39,20 @@ bool elf_image_is_pie(const struct elf_image *img);
 
 /* The load bias applies to everything below: addresses are where the program runs. */
 struct elf_section {
+    const char *name;
     guest_addr_t addr;
     uint64_t size;
     const uint8_t *data; /* file contents, NULL for NOBITS */
+    bool exec;           /* SHF_EXECINSTR: code */
 };
 bool elf_image_section(const struct elf_image *img, const char *name, struct elf_section *out);
+/* The section the program loads (SHF_ALLOC) that holds addr; false when none does. */
+bool elf_image_section_at(const struct elf_image *img, guest_addr_t addr, struct elf_section *out);
 /* "func+0x1c" for an address inside a known symbol; false otherwise. */
 bool elf_image_symbolize(const struct elf_image *img, guest_addr_t addr, char *buf, size_t len);
+/* "table+0x20" for an address inside a data object of known size (STT_OBJECT); false
+ * otherwise, and for the zero-sized labels that merely share its address. */
+bool elf_image_object(const struct elf_image *img, guest_addr_t addr, char *buf, size_t len);
 /* Address of a symbol by name; 0 if absent. */
 guest_addr_t elf_image_symbol(const struct elf_image *img, const char *name);
 

@@ -15,6 +15,7 @@ import re
 import signal
 import resource
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -767,6 +768,351 @@ def case_timeline_input(tmp):
     r = run([RSEQEMU, "timeline", tmp / "bad.jsonl"])
     expect_status(r, 64)
     expect_stderr(r, r"-o FILE.svg is required")
+
+
+# ---- rseqemu cs: the critical sections a program declares ----------------------------------
+
+# What readelf says of a program, to check rseqemu cs against a tool that shares nothing with it.
+@dataclass
+class ElfSection:
+    name: str
+    addr: int
+    offset: int
+    size: int
+    flags: str
+    nobits: bool
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name)
+    if not path:
+        raise Skip(f"{name} is not installed")
+    return path
+
+
+def readelf_sections(path: Path) -> dict:
+    out = run([tool("readelf"), "-SW", path]).out
+    found = {}
+    for m in re.finditer(r"^\s*\[\s*\d+\]\s+(\S+)\s+(\S+)\s+([0-9a-f]{16})\s+([0-9a-f]+)\s+"
+                         r"([0-9a-f]+)\s+[0-9a-f]+\s+([A-Za-z]*)\s+\d+\s+\d+\s+\d+$", out,
+                         re.MULTILINE):
+        found[m[1]] = ElfSection(m[1], int(m[3], 16), int(m[4], 16), int(m[5], 16), m[6],
+                                 m[2] == "NOBITS")
+    if not found:
+        raise Failure(f"readelf -SW {path} listed no sections")
+    return found
+
+
+def readelf_functions(path: Path) -> list:
+    """(address, size, name) of every sized function symbol."""
+    out = run([tool("readelf"), "-sW", path]).out
+    return [(int(m[1], 16), int(m[2], 0), m[3])
+            for m in re.finditer(r"^\s*\d+:\s+([0-9a-f]{16})\s+(\S+)\s+FUNC\s+\S+\s+\S+\s+\S+\s+"
+                                 r"(\S+)$", out, re.MULTILINE) if int(m[2], 0) > 0]
+
+
+class ElfFile:
+    """A program's bytes and sections, as readelf describes them."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.data = path.read_bytes()
+        self.sections = readelf_sections(path)
+        self.functions = readelf_functions(path)
+
+    def section_at(self, addr: int):
+        for s in self.sections.values():
+            if "A" in s.flags and "T" not in s.flags and s.addr <= addr < s.addr + s.size:
+                return s
+        return None
+
+    def read(self, addr: int, size: int):
+        s = self.section_at(addr)
+        if not s or s.nobits or addr + size > s.addr + s.size:
+            return None
+        return self.data[s.offset + addr - s.addr:s.offset + addr - s.addr + size]
+
+    def names(self, addr: int) -> set:
+        """What rseqemu may call addr: func+0x1c for each function holding it, else
+        section+0x1c."""
+        found = {f"{name}+{addr - a:#x}" if addr != a else name
+                 for a, size, name in self.functions if a <= addr < a + size}
+        s = self.section_at(addr)
+        return found or ({f"{s.name}+{addr - s.addr:#x}"} if s else {"?"})
+
+    def declared(self) -> list:
+        """(descriptor address, (version, flags, start_ip, post_commit_offset, abort_ip))."""
+        ptrs = self.sections.get("__rseq_cs_ptr_array")
+        if ptrs:
+            addrs = [int.from_bytes(self.data[ptrs.offset + i:ptrs.offset + i + 8], "little")
+                     for i in range(0, ptrs.size - ptrs.size % 8, 8)]
+        else:
+            cs = self.sections["__rseq_cs"]
+            addrs = list(range(cs.addr, cs.addr + cs.size - cs.size % 32, 32))
+        return [(a, struct.unpack("<IIQQQ", self.read(a, 32))) for a in addrs]
+
+
+def objdump_insns(arch: str, path: Path, start: int, end: int) -> list:
+    """Instruction addresses objdump finds in [start, end)."""
+    objdump = tool("objdump" if arch == "x86_64" else "aarch64-linux-gnu-objdump")
+    r = run([objdump, "-d", "--no-show-raw-insn", f"--start-address={start:#x}",
+             f"--stop-address={end:#x}", path])
+    return [int(m[1], 16) for m in re.finditer(r"^\s+([0-9a-f]+):\s", r.out, re.MULTILINE)]
+
+
+def cs(*args) -> Result:
+    """rseqemu cs ARGS...: it runs no guest, so it takes no instruction budget."""
+    return run([RSEQEMU, "cs", *args])
+
+
+@dataclass
+class Listed:
+    """One descriptor of rseqemu cs's listing."""
+    index: int
+    addr: int
+    version: int
+    flags: int
+    lines: dict          # start|commit|abort -> (address, name, rest of the line)
+    code: list           # (address, name, text)
+    handler: list
+    warnings: list
+
+
+def parse_listing(r: Result) -> list:
+    listed, where = [], None
+    for line in r.out.splitlines():
+        m = re.fullmatch(r"\[(\d+)\] descriptor 0x([0-9a-f]+) \([^)]*\)  (?:version (\d+)  "
+                         r"flags 0x([0-9a-f]+)|not in the file)", line)
+        if m:
+            listed.append(Listed(int(m[1]), int(m[2], 16), int(m[3] or -1), int(m[4] or "0", 16),
+                                 {}, [], [], []))
+            continue
+        m = re.fullmatch(r"    (start|commit|abort) +0x([0-9a-f]+)  (\S+)(.*)", line)
+        if m:
+            listed[-1].lines[m[1]] = (int(m[2], 16), m[3], m[4])
+            continue
+        if line in ("    code:", "    abort handler:"):
+            where = listed[-1].code if line == "    code:" else listed[-1].handler
+            continue
+        m = re.fullmatch(r"      0x([0-9a-f]+)  (\S+):  (.*)", line)
+        if m:
+            where.append((int(m[1], 16), m[2], m[3]))
+            continue
+        m = re.fullmatch(r"warning: \[(\d+)\] descriptor 0x[0-9a-f]+: (.*)", line)
+        if m:
+            listed[int(m[1])].warnings.append(m[2])
+    return listed
+
+
+SIGNATURES = {"x86_64": 0x53053053, "aarch64": 0xd428bc00}
+
+# The warnings rseqemu cs gives a program's sections, by the function of their start_ip
+# (examples/rseq_bugs.c): exactly one each; every other section has none.
+CS_WARNINGS = {
+    "rseq_bugs": {
+        "add_bad_signature": r"signature 0x0badc0de at 0x[0-9a-f]+, before abort_ip, is not "
+                             r"RSEQ_SIG 0x{sig:08x}: the first abort kills the thread",
+        "add_abort_inside": r"abort_ip 0x{abort:x} is inside the section \[0x{start:x}, "
+                            r"0x{commit:x}\): the kernel kills the thread",
+    },
+}
+
+
+def case_cs_listing(arch, name):
+    """rseqemu cs lists every section the program declares, with the addresses, symbols and
+    instruction boundaries readelf and objdump give, and warns about the bad ones only."""
+    path = program_path(arch, name)
+    prog = path.name
+    elf = ElfFile(path)
+    declared = elf.declared()
+    r = cs(path)
+    describe = r.describe()
+    expected_warnings = CS_WARNINGS.get(prog, {})
+    expect_status(r, 1 if expected_warnings else 0)
+    expect_quiet(r)
+    n = len(declared)
+    header = f"{prog}: {n} critical section{'s' if n != 1 else ''} (from __rseq_cs_ptr_array)\n"
+    if not r.out.startswith(header):
+        raise Failure(f"expected the listing to start with {header!r}\n{describe}")
+    listed = parse_listing(r)
+    if len(listed) != n:
+        raise Failure(f"{len(listed)} descriptors listed, readelf finds {n}\n{describe}")
+    flawed = 0
+    for (addr, (version, flags, start, offset, abort)), got in zip(declared, listed):
+        what = f"[{got.index}] descriptor {addr:#x}"
+        commit = start + offset
+        if (got.addr, got.version, got.flags) != (addr, version, flags):
+            raise Failure(f"{what}: listed as {got.addr:#x} version {got.version} flags "
+                          f"{got.flags:#x}; the file says version {version} flags {flags:#x}\n"
+                          f"{describe}")
+        for field, want in (("start", start), ("commit", commit), ("abort", abort)):
+            at, sym, _ = got.lines[field]
+            if at != want or sym not in elf.names(want):
+                raise Failure(f"{what}: {field} {at:#x} {sym}, expected {want:#x} one of "
+                              f"{sorted(elf.names(want))}\n{describe}")
+        func = elf.names(start).pop().split("+")[0]
+        sig = SIGNATURES[arch]
+        pattern = expected_warnings.get(func)
+        if pattern:
+            flawed += 1
+            pattern = pattern.format(sig=sig, abort=abort, start=start, commit=commit)
+            if len(got.warnings) != 1 or not re.fullmatch(pattern, got.warnings[0]):
+                raise Failure(f"{what} in {func}: warnings {got.warnings}, expected one "
+                              f"matching /{pattern}/\n{describe}")
+            continue
+        if got.warnings:
+            raise Failure(f"{what} in {func}: unexpected warnings {got.warnings}\n{describe}")
+        if not got.lines["abort"][2].endswith(f"signature {sig:#010x} ok"):
+            raise Failure(f"{what}: expected 'signature {sig:#010x} ok'\n{describe}")
+        insns = objdump_insns(arch, path, start, commit)
+        count = re.fullmatch(r"  \((\d+) instructions?\)", got.lines["commit"][2])
+        if [a for a, _, _ in got.code] != insns or not count or int(count[1]) != len(insns):
+            raise Failure(f"{what}: code at {[hex(a) for a, _, _ in got.code]} "
+                          f"({got.lines['commit'][2].strip()}); objdump finds "
+                          f"{[hex(a) for a in insns]}\n{describe}")
+        for a, sym, _ in got.code + got.handler:
+            if sym not in elf.names(a):
+                raise Failure(f"{what}: instruction {a:#x} named {sym}, expected one of "
+                              f"{sorted(elf.names(a))}\n{describe}")
+        if not got.handler or got.handler[0][0] != abort:
+            raise Failure(f"{what}: the abort handler's listing does not start at {abort:#x}\n"
+                          f"{describe}")
+    summary = (f"{flawed} of {n} critical section{'s' if n != 1 else ''} with warnings" if flawed
+               else "the critical section is well formed" if n == 1 else "all are well formed")
+    if not r.out.endswith(f"\n\n{summary}\n"):
+        raise Failure(f"expected the listing to end with {summary!r}\n{describe}")
+
+
+def case_cs_no_sections(arch):
+    """Programs without sections, static or static-PIE, declare none and are fine."""
+    for name in ("hello", "hello_pie"):
+        r = cs(guest(arch, name))
+        expect_stdout(r, f"{name}: no critical sections declared\n".encode())
+        expect_status(r, 0)
+        expect_quiet(r)
+
+
+def case_cs_static_pie(arch):
+    """A static-PIE program's sections hold addresses it relocates when it starts: refused
+    with 69 and a message saying why, not listed wrong."""
+    r = cs(guest(arch, "percpu_counter_pie"))
+    expect_status(r, 69)
+    expect_stdout(r, b"")
+    expect_stderr(r, r"^rseqemu cs: .*percpu_counter_pie: a static-PIE program: the addresses "
+                     r"of the critical sections it declares \(1 entry of __rseq_cs_ptr_array\) "
+                     r"are relocated when it starts", count=1)
+
+
+def patch(data: bytearray, offset: int, fmt: str, *values):
+    data[offset:offset + struct.calcsize(fmt)] = struct.pack(fmt, *values)
+
+
+def section_header_offset(data: bytes, name: str) -> int:
+    """File offset of the section header of section name (64-bit little-endian ELF)."""
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3a)
+    strtab_off, = struct.unpack_from("<Q", data, shoff + shstrndx * shentsize + 24)
+    for i in range(shnum):
+        hdr = shoff + i * shentsize
+        name_off, = struct.unpack_from("<I", data, hdr)
+        start = strtab_off + name_off
+        if data[start:data.index(b"\0", start)] == name.encode():
+            return hdr
+    raise Failure(f"no section {name}")
+
+
+def case_cs_patched(tmp, arch):
+    """percpu_counter with its one descriptor, its pointer or its section headers broken in a
+    copy: each break gets its warnings and exit 1, and nothing crashes."""
+    path = guest(arch, "percpu_counter")
+    elf = ElfFile(path)
+    ptrs, descs = elf.sections["__rseq_cs_ptr_array"], elf.sections["__rseq_cs"]
+    (addr, (_, _, start, offset, abort)), = elf.declared()
+    desc = descs.offset + addr - descs.addr
+    data_addr = elf.sections[".data"].addr
+    variants = [
+        # (what, patches as (offset, format, values...), expected warnings)
+        ("version 1, flags 0x9", [(desc, "<II", 1, 9)],
+         [r"version 1: the kernel accepts only 0, .*",
+          r"flags 0x1: NO_RESTART_ON_PREEMPT, deprecated since Linux 6\.0, .*",
+          r"unknown flag bits 0x8: .*"]),
+        ("post_commit_offset wraps", [(desc + 16, "<Q", 2**64 - 16)],
+         [rf"start_ip {start:#x} \+ post_commit_offset 0xfffffffffffffff0 wraps around"]),
+        ("abort_ip in .data", [(desc + 24, "<Q", data_addr + 0x100)],
+         [rf"abort_ip {data_addr + 0x100:#x} is not in an executable section",
+          rf"signature 0x[0-9a-f]{{8}} at {data_addr + 0xfc:#x}, before abort_ip, .*"]),
+        ("start_ip in .data", [(desc + 8, "<Q", data_addr)],
+         [rf"start_ip {data_addr:#x} is not in an executable section"]),
+        ("null pointer", [(ptrs.offset, "<Q", 0)],
+         [r"its 32 bytes are not in one loaded section of the file"]),
+        # 8 bytes into __rseq_cs, whose 32 bytes end there: the rest is in another section.
+        ("misaligned pointer", [(ptrs.offset, "<Q", addr + 8)],
+         [r"its 32 bytes are not in one loaded section of the file",
+          r"not 32-byte aligned \(0x8 bytes past a boundary\)"]),
+    ]
+    hdr = section_header_offset(elf.data, "__rseq_cs_ptr_array")
+    variants += [
+        ("pointer array beyond the file", [(hdr + 24, "<Q", len(elf.data) + 4096)], []),
+        ("pointer array with 4 trailing bytes", [(hdr + 32, "<Q", 12)], []),
+    ]
+    section_warnings = {
+        "pointer array beyond the file":
+            r"^warning: __rseq_cs_ptr_array: its bytes are not in the file$",
+        "pointer array with 4 trailing bytes":
+            r"^warning: __rseq_cs_ptr_array: 0x4 bytes after its last whole entry$",
+    }
+    for what, patches, warnings in variants:
+        data = bytearray(elf.data)
+        for off, fmt, *values in patches:
+            patch(data, off, fmt, *values)
+        broken = tmp / "percpu_counter"
+        broken.write_bytes(data)
+        r = cs(broken)
+        describe = f"{what}:\n{r.describe()}"
+        if r.status != 1:
+            raise Failure(f"exit status {r.status}, expected 1\n{describe}")
+        expect_quiet(r)
+        if what in section_warnings:
+            if not re.search(section_warnings[what], r.out, re.MULTILINE):
+                raise Failure(f"expected /{section_warnings[what]}/\n{describe}")
+            continue
+        got = parse_listing(r)[0].warnings
+        if len(got) != len(warnings) or not all(
+                re.fullmatch(p, w) for p, w in zip(warnings, got)):
+            raise Failure(f"warnings {got}, expected ones matching {warnings}\n{describe}")
+        if "with warnings" not in r.out.splitlines()[-1]:
+            raise Failure(f"the summary does not count the warnings\n{describe}")
+
+
+def case_cs_bad_input(tmp):
+    """rseqemu cs refuses what it cannot read with run's exit codes and messages, and its
+    command line like every command's."""
+    text = tmp / "notes.txt"
+    text.write_text("this is not a program\n")
+    half, head = truncated_copy(tmp, lambda n: n // 2), tmp / "hello.head"
+    head.write_bytes(guest("x86_64", "hello").read_bytes()[:40])
+    cases = [
+        (["/nonexistent/rseqemu-e2e-program"], 66,
+         r"^rseqemu: /nonexistent/rseqemu-e2e-program: cannot open"),
+        ([text], 65, r"notes\.txt: not an ELF file"),
+        ([half], 65, r"hello\.truncated: truncated ELF file"),
+        ([head], 65, r"hello\.head: truncated ELF file"),
+        ([], 64, r"^rseqemu cs: expected one program"),
+        ([half, half], 64, r"^rseqemu cs: expected one program"),
+        (["--no-such-option", half], 64, r"unknown option '--no-such-option'"),
+    ]
+    for args, status, pattern in cases:
+        r = cs(*args)
+        expect_status(r, status)
+        expect_stdout(r, b"")
+        expect_stderr(r, pattern, count=1)
+    r = cs("--help")
+    expect_status(r, 0)
+    if not r.out.startswith("usage: rseqemu cs [options] PROG\n"):
+        raise Failure(f"rseqemu cs --help prints no usage\n{r.describe()}")
+    r = run([RSEQEMU, "--help"])
+    if not re.search(r"^  cs PROG +list the rseq critical sections", r.out, re.MULTILINE):
+        raise Failure(f"rseqemu --help does not list cs\n{r.describe()}")
 
 
 CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.startswith("case_")}

@@ -281,6 +281,57 @@ Test(loader, text_section_is_found_with_the_files_bytes)
     }
 }
 
+/* The section holding an address: code is executable, data is not, unloaded bytes are in none;
+ * a static-PIE program's addresses carry the load bias. */
+Test(loader, section_at_finds_the_section_holding_an_address)
+{
+    const char *names[] = {"hello", "hello_pie"};
+    for (int a = 0; a < 2; a++) {
+        for (int n = 0; n < 2; n++) {
+            struct file f = read_guest(guest_arches[a], names[n]);
+            struct elf_image *img = open_ok(&f, names[n]);
+            struct elf_section text, data, sec;
+            cr_assert(elf_image_section(img, ".text", &text));
+            cr_assert(elf_image_section(img, ".data", &data));
+            guest_addr_t m = elf_image_symbol(img, "main");
+            cr_assert(elf_image_section_at(img, m, &sec));
+            cr_expect_str_eq(sec.name, ".text");
+            cr_expect(sec.exec);
+            cr_expect_eq(sec.addr, text.addr);
+            cr_assert(elf_image_section_at(img, text.addr + text.size - 1, &sec));
+            cr_expect_str_eq(sec.name, ".text");
+            cr_assert(elf_image_section_at(img, data.addr, &sec));
+            cr_expect_str_eq(sec.name, ".data");
+            cr_expect_not(sec.exec);
+            cr_expect_eq(sec.data, data.data);
+            cr_expect_not(elf_image_section_at(img, 0, &sec));
+            cr_expect_not(elf_image_section_at(img, UINT64_MAX, &sec));
+            elf_image_close(img);
+            free(f.data);
+        }
+    }
+}
+
+/* Data objects name the addresses inside them; code and unnamed bytes are no object. */
+Test(loader, object_names_an_address_inside_a_data_object)
+{
+    for (int a = 0; a < 2; a++) {
+        struct file f = read_guest(guest_arches[a], "hello");
+        struct elf_image *img = open_ok(&f, "hello");
+        guest_addr_t out = elf_image_symbol(img, "_IO_2_1_stdout_");
+        cr_assert_neq(out, 0);
+        char buf[64];
+        cr_assert(elf_image_object(img, out, buf, sizeof(buf)));
+        cr_expect_str_eq(buf, "_IO_2_1_stdout_");
+        cr_assert(elf_image_object(img, out + 8, buf, sizeof(buf)));
+        cr_expect_str_eq(buf, "_IO_2_1_stdout_+0x8");
+        cr_expect_not(elf_image_object(img, elf_image_symbol(img, "main"), buf, sizeof(buf)));
+        cr_expect_not(elf_image_object(img, 0, buf, sizeof(buf)));
+        elf_image_close(img);
+        free(f.data);
+    }
+}
+
 /* elf_image_open_mem copies: changing the caller's buffer afterwards changes nothing. */
 Test(loader, open_mem_copies_the_bytes)
 {
