@@ -67,8 +67,10 @@ struct emu_run_params {
      * (0: never). Watched points stop the run every time. */
     uint32_t watch_countdown;
     /* The run resumes at code it was stopped in front of: do not stop there again before
-     * running it (0: none). */
+     * running it (0: none). Watched points of that block below watch_resume_points_end were
+     * counted by the caller when it stopped there: they do not stop it either. */
     guest_addr_t watch_resume_addr;
+    guest_addr_t watch_resume_points_end;
 };
 
 void cpu_ctx_init(struct cpu_ctx *ctx, const struct arch_desc *arch, guest_addr_t entry,

@@ -79,7 +79,7 @@ struct backend {
     const struct watch_table *watch;
     struct store_watch_table *store_watch;
     uint32_t watch_countdown;
-    guest_addr_t watch_resume;
+    guest_addr_t watch_resume, watch_resume_points_end;
     guest_addr_t watch_addr;
     uint32_t watch_size;
     bool watch_cs, watch_resumed;
@@ -154,13 +154,14 @@ static void block_over_budget(uc_engine *uc, struct backend *b, uint64_t addr, u
 static void block_watch(uc_engine *uc, struct backend *b, uint64_t addr, uint32_t size, uint32_t n)
 {
     /* Resuming in front of this block: its first instruction has had its turn, and so have
-     * the block's watched points, which the model counted when the run stopped here (the
-     * first one that was due is where the run now stops by its budget). Stopping for them
-     * again would stop here forever. */
+     * the points the caller counted when the run stopped here. Stopping for those again
+     * would stop here forever. */
     bool resumed = addr == b->watch_resume;
     b->watch_resume = 0;
-    uint32_t kinds = watch_hits(b->watch, resumed ? addr + 1 : addr, addr + size);
-    if (resumed)
+    guest_addr_t from = resumed ? addr + 1 : addr;
+    uint32_t kinds = watch_hits(b->watch, from, addr + size);
+    if (resumed && b->watch_resume_points_end > from && (kinds & ASPACE_WATCH_POINT) &&
+        !(watch_hits(b->watch, b->watch_resume_points_end, addr + size) & ASPACE_WATCH_POINT))
         kinds &= ~(uint32_t)ASPACE_WATCH_POINT;
     bool cs_due = (kinds & ASPACE_WATCH_CS) && b->watch_countdown && --b->watch_countdown == 0;
     if ((kinds & ASPACE_WATCH_POINT) || cs_due) {
@@ -732,6 +733,7 @@ void backend_run(struct backend *b, const struct emu_run_params *p, struct emu_e
     b->verify_insns = 0;
     b->watch_countdown = p->watch_countdown;
     b->watch_resume = p->watch_resume_addr;
+    b->watch_resume_points_end = p->watch_resume_points_end;
     if (budget == 0) {
         out->kind = EMU_EXIT_BUDGET;
         out->watch_countdown = b->watch_countdown;

@@ -215,11 +215,12 @@ static size_t insns_until(struct kernel *k, struct aspace *as, guest_addr_t from
 }
 
 void inject_watch_hit(struct kernel *k, struct kcpu *c, struct task *t, const struct emu_exit *ex,
-                      bool resumed)
+                      bool resumed, guest_addr_t counted_end)
 {
     struct aspace *as = task_as(t);
-    /* The block runs next; it must not stop here again. */
+    /* The block runs next; it must not stop here again, nor for the points counted here. */
     t->watch_resume = ex->watch_addr;
+    t->watch_resume_points_end = ex->watch_addr + 1;
     size_t chosen = SIZE_MAX;
     int kind = INJECT_PREEMPT, arg = -1;
     bool in_section = false;
@@ -251,7 +252,11 @@ void inject_watch_hit(struct kernel *k, struct kcpu *c, struct task *t, const st
         guest_addr_t ips[BLOCK_INSNS_MAX];
         size_t n =
             disasm_insn_addrs(k->disasm, as, ex->watch_addr, ex->watch_size, ips, BLOCK_INSNS_MAX);
-        for (size_t i = resumed ? 1 : 0; i < n && i <= chosen; i++) {
+        guest_addr_t skip_below = resumed ? counted_end : ex->watch_addr;
+        size_t i = resumed ? 1 : 0;
+        while (i < n && ips[i] < skip_below)
+            i++;
+        for (; i < n && i <= chosen; i++) {
             int fired = -1;
             for (int j = 0; j < k->cfg.ninjects; j++) {
                 if (k->st->inject_addr[j] != ips[i] ||
@@ -268,6 +273,11 @@ void inject_watch_hit(struct kernel *k, struct kcpu *c, struct task *t, const st
                 break;
             }
         }
+        /* Counted: up to the injection that fired (with it), up to the section's chosen
+         * instruction, or the whole block. */
+        t->watch_resume_points_end = i >= n        ? ex->watch_addr + ex->watch_size
+                                     : chosen == i ? ips[i] + 1
+                                                   : ips[i];
     }
     if (chosen == SIZE_MAX)
         return;

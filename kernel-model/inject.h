@@ -29,9 +29,9 @@ void inject_watch_mm(struct kernel *k, struct mm *mm);
 
 /* The run of t on c stopped in front of watched code (EMU_EXIT_WATCH): place the injection
  * there, if any, in c->inject_at. resumed: the run started in front of this code, whose first
- * instruction has had its turn. */
+ * instruction has had its turn, and whose points below counted_end were counted then. */
 void inject_watch_hit(struct kernel *k, struct kcpu *c, struct task *t, const struct emu_exit *ex,
-                      bool resumed);
+                      bool resumed, guest_addr_t counted_end);
 
 /* A critical section [start, end) became known (spec 2.10): watch it in mm. */
 void inject_watch_cs(struct kernel *k, struct mm *mm, guest_addr_t start, guest_addr_t end);

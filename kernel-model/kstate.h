@@ -152,7 +152,8 @@ struct task {
     /* The thread was stopped in front of watched code: running it next must not stop there
      * again. */
     guest_addr_t watch_resume;
-    char comm[16]; /* prctl(PR_SET_NAME) */
+    guest_addr_t watch_resume_points_end; /* its points below this were counted there */
+    char comm[16];                        /* prctl(PR_SET_NAME) */
 };
 
 enum proc_state { PROC_FREE = 0, PROC_ALIVE, PROC_ZOMBIE };

@@ -576,7 +576,7 @@ static void handle_trap(struct kernel *k, struct task *t, const struct emu_exit 
 }
 
 static void handle_exit(struct kernel *k, struct kcpu *c, struct task *t, const struct emu_exit *ex,
-                        bool resumed)
+                        bool resumed, guest_addr_t counted_end)
 {
     if (ex->kind != EMU_EXIT_BUDGET && ex->kind != EMU_EXIT_WATCH) {
         /* The thread entered the kernel: an injection placed ahead of it in straight-line
@@ -595,7 +595,7 @@ static void handle_exit(struct kernel *k, struct kcpu *c, struct task *t, const 
     case EMU_EXIT_BUDGET:
         break;
     case EMU_EXIT_WATCH:
-        inject_watch_hit(k, c, t, ex, resumed);
+        inject_watch_hit(k, c, t, ex, resumed, counted_end);
         break;
     case EMU_EXIT_FAULT:
     case EMU_EXIT_TRAP:
@@ -811,19 +811,22 @@ void sched_run(struct kernel *k)
                                    .time_ns = c->clock_ns,
                                    .ns_per_insn = NS_PER_INSN,
                                    .watch_countdown = c->cs_countdown,
-                                   .watch_resume_addr = t->watch_resume};
+                                   .watch_resume_addr = t->watch_resume,
+                                   .watch_resume_points_end = t->watch_resume_points_end};
         struct emu_exit ex;
         k->st->stats.slices++;
         emu_run(task_as(t), &t->ctx, &p, &ex);
         /* Only the backend knows: the thread may have looped back to the block it resumed in
          * front of, which is then looked at whole. */
         bool resumed = ex.kind == EMU_EXIT_WATCH && ex.watch_resumed;
+        guest_addr_t counted_end = resumed ? t->watch_resume_points_end : 0;
         t->watch_resume = 0;
+        t->watch_resume_points_end = 0;
         c->cs_countdown = ex.watch_countdown;
         account(k, c, t, ex.insns);
         k->st->event_ns = c->clock_ns;
         k->st->serving = t;
-        handle_exit(k, c, t, &ex, resumed);
+        handle_exit(k, c, t, &ex, resumed, counted_end);
         k->st->serving = NULL;
         k->st->last_cpu = c->id;
         k->st->last_task = c->curr == t ? t : NULL;
