@@ -39,12 +39,7 @@ struct lister {
 /* Where an address is, in words: "func+0x1c", else "section+0x1c", else "?". */
 static void where(const struct elf_image *img, guest_addr_t addr, char *buf, size_t len)
 {
-    struct elf_section s;
-    if (elf_image_symbolize(img, addr, buf, len))
-        return;
-    if (elf_image_section_at(img, addr, &s))
-        snprintf(buf, len, "%s+0x%llx", s.name, (unsigned long long)(addr - s.addr));
-    else
+    if (!elf_image_where(img, addr, buf, len))
         snprintf(buf, len, "?");
 }
 

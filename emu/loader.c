@@ -806,3 +806,14 @@ int elf_image_load(const struct elf_image *img, struct aspace *as, const struct 
     }
     return 0;
 }
+
+bool elf_image_where(const struct elf_image *img, guest_addr_t addr, char *buf, size_t len)
+{
+    struct elf_section s;
+    if (elf_image_symbolize(img, addr, buf, len))
+        return true;
+    if (!elf_image_section_at(img, addr, &s))
+        return false;
+    snprintf(buf, len, "%s+0x%llx", s.name, (unsigned long long)(addr - s.addr));
+    return true;
+}

@@ -52,6 +52,9 @@ bool elf_image_section_at(const struct elf_image *img, guest_addr_t addr, struct
 bool elf_image_symbolize(const struct elf_image *img, guest_addr_t addr, char *buf, size_t len);
 /* "table+0x20" for an address inside a data object of known size (STT_OBJECT); false
  * otherwise, and for the zero-sized labels that merely share its address. */
+/* "func+0x1c", else "section+0x1c" (code outside any function, such as librseq's abort
+ * handlers in __rseq_failure); false when the address is in neither. */
+bool elf_image_where(const struct elf_image *img, guest_addr_t addr, char *buf, size_t len);
 bool elf_image_object(const struct elf_image *img, guest_addr_t addr, char *buf, size_t len);
 /* Address of a symbol by name; 0 if absent. */
 guest_addr_t elf_image_symbol(const struct elf_image *img, const char *name);

@@ -39,7 +39,7 @@ void report_location(struct kernel *k, const struct task *t, guest_addr_t addr, 
     char sym[160] = "";
     const struct elf_image *img = t->proc->mm->image;
     char name[128];
-    if (img && elf_image_symbolize(img, addr, name, sizeof(name)))
+    if (img && elf_image_where(img, addr, name, sizeof(name)))
         snprintf(sym, sizeof(sym), " <%s>", name);
     char insn[96] = "";
     if (k->disasm)

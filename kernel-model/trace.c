@@ -120,7 +120,7 @@ static void add_code(struct kernel *k, const struct task *t, struct trace_rec *r
         return;
     char buf[160];
     const struct elf_image *img = t->proc->mm->image;
-    if (img && elf_image_symbolize(img, addr, buf, sizeof(buf)))
+    if (img && elf_image_where(img, addr, buf, sizeof(buf)))
         f->s = pool_printf(r, "%s", buf);
     if (k->disasm && disasm_one(k->disasm, task_as(t), addr, buf, sizeof(buf)))
         f->insn = pool_printf(r, "%s", buf);
