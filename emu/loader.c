@@ -470,6 +470,15 @@ bool elf_image_section_at(const struct elf_image *img, guest_addr_t addr, struct
     return find_section(img, holds, &unbiased, out);
 }
 
+/* "name", or "name+0x1c" past its start. */
+static void name_offset(char *buf, size_t len, const char *name, uint64_t off)
+{
+    if (off == 0)
+        snprintf(buf, len, "%s", name);
+    else
+        snprintf(buf, len, "%s+0x%llx", name, (unsigned long long)off);
+}
+
 bool elf_image_symbolize(const struct elf_image *img, guest_addr_t addr, char *buf, size_t len)
 {
     size_t lo = 0, hi = img->nsyms;
@@ -488,10 +497,7 @@ bool elf_image_symbolize(const struct elf_image *img, guest_addr_t addr, char *b
             continue;
         if (addr - s->addr > 0x100000)
             break;
-        if (addr == s->addr)
-            snprintf(buf, len, "%s", s->name);
-        else
-            snprintf(buf, len, "%s+0x%llx", s->name, (unsigned long long)(addr - s->addr));
+        name_offset(buf, len, s->name, addr - s->addr);
         return true;
     }
     return false;
@@ -504,10 +510,7 @@ bool elf_image_object(const struct elf_image *img, guest_addr_t addr, char *buf,
         const struct elf_symbol *s = &img->syms[i];
         if (!s->object || addr - s->addr >= s->size)
             continue;
-        if (addr == s->addr)
-            snprintf(buf, len, "%s", s->name);
-        else
-            snprintf(buf, len, "%s+0x%llx", s->name, (unsigned long long)(addr - s->addr));
+        name_offset(buf, len, s->name, addr - s->addr);
         return true;
     }
     return false;
@@ -814,6 +817,6 @@ bool elf_image_where(const struct elf_image *img, guest_addr_t addr, char *buf, 
         return true;
     if (!elf_image_section_at(img, addr, &s))
         return false;
-    snprintf(buf, len, "%s+0x%llx", s.name, (unsigned long long)(addr - s.addr));
+    name_offset(buf, len, s.name, addr - s.addr);
     return true;
 }
