@@ -47,6 +47,7 @@ void kernel_config_defaults(struct kernel_config *cfg)
     cfg->seed = 1;
     cfg->cs_inject_span = 16;
     cfg->profile = KERNEL_6_18;
+    cfg->cpu_opv_nr = KERNEL_CPU_OPV_NR_DEFAULT;
     cfg->stdin_fd = 0;
     cfg->stdout_fd = 1;
     cfg->stderr_fd = 2;
@@ -199,6 +200,8 @@ void kernel_print_stats(const struct kernel *k, FILE *out)
         FIGURE(rseq_aborts_signal),
         FIGURE(rseq_aborts_ipi),
         FIGURE(membarrier_ipis),
+        FIGURE(cpu_opv_calls),
+        FIGURE(cpu_opv_ipis),
         FIGURE(rseq_cs_known),
         FIGURE(cs_injections),
         FIGURE(rseq_syscalls_in_cs),
