@@ -39,6 +39,18 @@ int kernel_word_parse(const char *const *names, const char *word)
     return -1;
 }
 
+int kernel_cpu_opv_nr_parse(const char *word)
+{
+    if (!strcmp(word, "off"))
+        return 0;
+    long long v = 0;
+    for (const char *p = word; *p; p++) {
+        if (*p < '0' || *p > '9' || (v = v * 10 + (*p - '0')) > INT32_MAX)
+            return -1;
+    }
+    return *word ? (int)v : -1;
+}
+
 void kernel_config_defaults(struct kernel_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));

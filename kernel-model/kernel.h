@@ -51,6 +51,9 @@ extern const char *const kernel_profile_names[];
 extern const char *const kernel_rseq_debug_names[];
 extern const char *const kernel_policy_names[];
 int kernel_word_parse(const char *const *names, const char *word);
+/* A cpu_opv number as the command line and schedule files write it: a decimal number up to
+ * INT32_MAX, or "off" (0, no cpu_opv). -1 for anything else. */
+int kernel_cpu_opv_nr_parse(const char *word);
 
 struct sched_event;
 struct trace;
