@@ -69,6 +69,7 @@ int cmd_replay(int argc, char **argv)
     kernel_config_defaults(cfg);
     cfg->profile = s->kernel;
     cfg->rseq_debug = s->rseq_debug;
+    cfg->cpu_opv_nr = s->cpu_opv_nr;
     cfg->policy = POLICY_SCRIPT;
     cfg->script = s->events;
     cfg->nscript = s->nevents;

@@ -15,7 +15,7 @@ extern char **environ;
 struct run_opts {
     uint64_t cpus, nodes, seed, max_insns, cs_inject_span;
     bool digest, quiet, stats, inherit_env, no_fast_stores, verify_icount, rseq_watch;
-    const char *kernel, *rseq_debug, *policy, *schedule, *record;
+    const char *kernel, *rseq_debug, *policy, *schedule, *record, *cpu_opv_nr;
     struct opt_list env, inject_at;
 };
 
@@ -45,6 +45,8 @@ static void describe(char *buf, size_t len, const struct run_opts *o)
                       (unsigned long long)o->cs_inject_span);
     if (strcmp(o->rseq_debug, "kill"))
         n += snprintf(buf + n, len - (size_t)n, " --rseq-debug %s", o->rseq_debug);
+    if (o->cpu_opv_nr)
+        n += snprintf(buf + n, len - (size_t)n, " --cpu-opv-nr %s", o->cpu_opv_nr);
     for (int i = 0; i < o->inject_at.count && n > 0 && (size_t)n < len; i++)
         n += snprintf(buf + n, len - (size_t)n, " --inject-at '%s'", o->inject_at.items[i]);
 }
@@ -77,6 +79,8 @@ int cmd_run(int argc, char **argv)
          "syscalls in critical sections, writes to kernel fields (default kill)"},
         {"rseq-watch", OPT_FLAG, &o.rseq_watch, NULL,
          "name the instruction that writes a kernel-owned rseq field (slow)"},
+        {"cpu-opv-nr", OPT_STRING, &o.cpu_opv_nr, "N|off",
+         "the syscall number of cpu_opv (default 1000; off or 0: ENOSYS)"},
         {"env", OPT_LIST, &o.env, "NAME=VALUE", "add to the guest's (empty) environment"},
         {"inherit-env", OPT_FLAG, &o.inherit_env, NULL, "give the guest rseqemu's environment"},
         RUN_EXEC_TRACE_OPTS(r),
@@ -126,6 +130,9 @@ int cmd_run(int argc, char **argv)
     cfg->profile = (enum kernel_profile)profile;
     cfg->rseq_debug = (enum kernel_rseq_debug)debug;
     cfg->policy = (enum kernel_policy)policy;
+    if (o.cpu_opv_nr && (cfg->cpu_opv_nr = kernel_cpu_opv_nr_parse(o.cpu_opv_nr)) < 0)
+        return usage_error("--cpu-opv-nr must be a number (0 to 2147483647) or off, not '%s'",
+                           o.cpu_opv_nr);
     if ((cfg->policy == POLICY_SCRIPT) != (o.schedule != NULL))
         return usage_error("%s", "--policy script and --schedule FILE go together");
     if (cfg->policy == POLICY_SCRIPT && o.inject_at.count)

@@ -45,6 +45,7 @@ static void write_record_header(FILE *out, const struct run_exec *r, uint64_t ha
                          .cs_inject_span = r->cfg.cs_inject_span,
                          .kernel = r->cfg.profile,
                          .rseq_debug = r->cfg.rseq_debug,
+                         .cpu_opv_nr = r->cfg.cpu_opv_nr,
                          .policy = r->cfg.policy,
                          .fill = FILL_NONE};
     snprintf(s.arch, sizeof(s.arch), "%s", r->cfg.arch->name);

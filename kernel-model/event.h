@@ -28,6 +28,7 @@ enum event_kind {
     EV_TIMER,
     EV_INJECT, /* an injection that is not a preemption: a = enum inject_kind */
     EV_EXEC,
+    EV_CPU_OPV, /* a cpu_opv vector ran: a = target CPU, b and c as cpu_opv.h packs them */
 };
 
 /* t may be NULL for events outside any thread. */

@@ -39,6 +39,18 @@ int kernel_word_parse(const char *const *names, const char *word)
     return -1;
 }
 
+int kernel_cpu_opv_nr_parse(const char *word)
+{
+    if (!strcmp(word, "off"))
+        return 0;
+    long long v = 0;
+    for (const char *p = word; *p; p++) {
+        if (*p < '0' || *p > '9' || (v = v * 10 + (*p - '0')) > INT32_MAX)
+            return -1;
+    }
+    return *word ? (int)v : -1;
+}
+
 void kernel_config_defaults(struct kernel_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -47,6 +59,7 @@ void kernel_config_defaults(struct kernel_config *cfg)
     cfg->seed = 1;
     cfg->cs_inject_span = 16;
     cfg->profile = KERNEL_6_18;
+    cfg->cpu_opv_nr = KERNEL_CPU_OPV_NR_DEFAULT;
     cfg->stdin_fd = 0;
     cfg->stdout_fd = 1;
     cfg->stderr_fd = 2;
@@ -199,6 +212,8 @@ void kernel_print_stats(const struct kernel *k, FILE *out)
         FIGURE(rseq_aborts_signal),
         FIGURE(rseq_aborts_ipi),
         FIGURE(membarrier_ipis),
+        FIGURE(cpu_opv_calls),
+        FIGURE(cpu_opv_ipis),
         FIGURE(rseq_cs_known),
         FIGURE(cs_injections),
         FIGURE(rseq_syscalls_in_cs),

@@ -25,6 +25,10 @@ enum kernel_profile {
 
 #define KERNEL_CPUS_MAX 64
 
+/* cpu_opv's syscall number unless the run says otherwise (spec 5.1): no Linux kernel gives
+ * 1000 to anything, so a guest built for it gets ENOSYS on Linux and can fall back. */
+#define KERNEL_CPU_OPV_NR_DEFAULT 1000
+
 /* What the kernel does about rseq misuse that Linux only catches with CONFIG_DEBUG_RSEQ: a
  * system call inside a critical section, and a write to a field the kernel owns. */
 enum kernel_rseq_debug {
@@ -47,6 +51,9 @@ extern const char *const kernel_profile_names[];
 extern const char *const kernel_rseq_debug_names[];
 extern const char *const kernel_policy_names[];
 int kernel_word_parse(const char *const *names, const char *word);
+/* A cpu_opv number as the command line and schedule files write it: a decimal number up to
+ * INT32_MAX, or "off" (0, no cpu_opv). -1 for anything else. */
+int kernel_cpu_opv_nr_parse(const char *word);
 
 struct sched_event;
 struct trace;
@@ -87,6 +94,9 @@ struct kernel_config {
     struct kernel_inject injects[KERNEL_INJECTS_MAX];
     int ninjects;
     enum kernel_rseq_debug rseq_debug;
+    /* The number cpu_opv answers to on either architecture (KERNEL_CPU_OPV_NR_DEFAULT unless
+     * set); 0: cpu_opv is not provided, its calls get ENOSYS. */
+    int cpu_opv_nr;
     enum kernel_policy policy;
     /* POLICY_SCRIPT: events sorted by thread and position (schedule.h), and what fills the
      * gaps between them (enum sched_fill). */

@@ -253,6 +253,8 @@ struct kstats {
     uint64_t rseq_aborts_preempt, rseq_aborts_signal, rseq_aborts_migrate, rseq_aborts_ipi;
     uint64_t rseq_fixups;
     uint64_t membarrier_ipis;
+    uint64_t cpu_opv_calls;
+    uint64_t cpu_opv_ipis;        /* vectors run as an IPI on another vCPU */
     uint64_t rseq_cs_known;       /* critical sections the injection policy watches */
     uint64_t cs_injections;       /* injections placed inside a critical section */
     uint64_t rseq_syscalls_in_cs; /* debug check */

@@ -190,6 +190,7 @@ enum key {
     KEY_MAX_INSNS,
     KEY_CS_SPAN,
     KEY_RSEQ_DEBUG,
+    KEY_CPU_OPV_NR,
     KEY_POLICY,
     KEY_FILL,
     KEY_COUNT
@@ -207,6 +208,7 @@ static const char *const key_names[KEY_COUNT] = {
     [KEY_MAX_INSNS] = "max-insns",
     [KEY_CS_SPAN] = "cs-inject-span",
     [KEY_RSEQ_DEBUG] = "rseq-debug",
+    [KEY_CPU_OPV_NR] = "cpu-opv-nr",
     [KEY_POLICY] = "policy",
     [KEY_FILL] = "fill",
 };
@@ -306,6 +308,13 @@ static bool header_line(struct parser *ps, const char *key)
             return false;
         s->rseq_debug = (enum kernel_rseq_debug)word_index;
         break;
+    case KEY_CPU_OPV_NR: {
+        const char *w = word(ps);
+        if ((s->cpu_opv_nr = kernel_cpu_opv_nr_parse(w)) < 0)
+            return fail(ps, "cpu-opv-nr: expected a number (0 to %d) or off, not '%s'", INT32_MAX,
+                        w);
+        break;
+    }
     case KEY_POLICY:
         if (!one_of(ps, "policy", word(ps), kernel_policy_names, &word_index))
             return false;
@@ -427,6 +436,7 @@ struct schedule *schedule_parse(const char *text, size_t len, char *err, size_t 
     s->fill = FILL_ROUND_ROBIN;
     s->kernel = KERNEL_6_18;
     s->rseq_debug = RSEQ_DEBUG_KILL;
+    s->cpu_opv_nr = KERNEL_CPU_OPV_NR_DEFAULT;
     s->policy = POLICY_SCRIPT;
     struct parser ps = {.s = s, .err = err, .errlen = errlen};
     bool ok = true, in_events = false;
@@ -600,9 +610,14 @@ void schedule_write_header(FILE *out, const struct schedule *s)
     fprintf(out, "cpus %d\nnodes %d\nkernel %s\nseed %llu\nmax-insns %llu\n", s->cpus, s->nodes,
             kernel_profile_names[s->kernel], (unsigned long long)s->seed,
             (unsigned long long)s->max_insns);
-    fprintf(out, "cs-inject-span %u\nrseq-debug %s\npolicy %s\nfill %s\nevents\n",
-            s->cs_inject_span, kernel_rseq_debug_names[s->rseq_debug],
-            kernel_policy_names[s->policy], s->fill == FILL_NONE ? "none" : "round-robin");
+    fprintf(out, "cs-inject-span %u\nrseq-debug %s\n", s->cs_inject_span,
+            kernel_rseq_debug_names[s->rseq_debug]);
+    if (s->cpu_opv_nr)
+        fprintf(out, "cpu-opv-nr %d\n", s->cpu_opv_nr);
+    else
+        fputs("cpu-opv-nr off\n", out);
+    fprintf(out, "policy %s\nfill %s\nevents\n", kernel_policy_names[s->policy],
+            s->fill == FILL_NONE ? "none" : "round-robin");
 }
 
 void schedule_write_event(FILE *out, int tid, uint64_t at, enum sched_verb verb, int arg)

@@ -60,6 +60,7 @@ struct schedule {
     uint64_t seed, max_insns;
     uint32_t cs_inject_span;
     enum kernel_rseq_debug rseq_debug;
+    int cpu_opv_nr;            /* 0: off */
     enum kernel_policy policy; /* the one that made the decisions: information */
     enum sched_fill fill;
     struct sched_event *events; /* sorted by thread, position, then line */

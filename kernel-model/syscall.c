@@ -50,6 +50,17 @@ const struct syscall_row *syscall_by_name(const char *name)
     return NULL;
 }
 
+/* cpu_opv never got a Linux number (spec 5.1), so its row in syscalls.def has none and the
+ * number is the run's (--cpu-opv-nr). It is matched before the table: the number may be one
+ * that Linux gives another call, as the RFC's 335 is x86-64's uretprobe since 6.11, and the
+ * run asked for cpu_opv there. */
+const struct syscall_row *syscall_row_of(const struct kernel *k, uint64_t nr)
+{
+    if (k->cfg.cpu_opv_nr > 0 && nr == (uint64_t)k->cfg.cpu_opv_nr)
+        return syscall_by_name("cpu_opv");
+    return syscall_lookup(k->arch, nr);
+}
+
 int syscall_nr(const struct kernel *k, const char *name)
 {
     const struct syscall_row *row = syscall_by_name(name);
@@ -100,7 +111,7 @@ void syscall_dispatch(struct kernel *k, struct task *t)
     t->rtu_pending = true;
     k->st->stats.syscalls++;
 
-    const struct syscall_row *row = syscall_lookup(k->arch, a.nr);
+    const struct syscall_row *row = syscall_row_of(k, a.nr);
     if (t->rseq.area)
         rseq_debug_fields(k, t);
     long ret;

@@ -33,6 +33,9 @@ struct syscall_row {
 
 /* NULL for a number no Linux call has on the guest's architecture. */
 const struct syscall_row *syscall_lookup(const struct arch_desc *arch, uint64_t nr);
+/* The row a number dispatches to in this run: syscall_lookup(), except for the number the run
+ * gives cpu_opv (kernel_config.cpu_opv_nr), which comes first. */
+const struct syscall_row *syscall_row_of(const struct kernel *k, uint64_t nr);
 /* The row with this name, whatever the architecture; NULL if none. */
 const struct syscall_row *syscall_by_name(const char *name);
 int syscall_nr(const struct kernel *k, const char *name);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_opv.h"
 #include "emu/aspace.h"
 #include "emu/disasm.h"
 #include "emu/loader.h"
@@ -162,6 +163,12 @@ static void build_abort(struct kernel *k, const struct task *t, uint64_t ip, uin
                 : "preempt");
 }
 
+static const char *const cpu_opv_places[] = {
+    [CPU_OPV_IPI] = "ipi",
+    [CPU_OPV_LOCAL] = "local",
+    [CPU_OPV_OFFLINE] = "offline",
+};
+
 static const char *const preempt_causes[] = {"inject", "migrate", "slice", "ipi"};
 static const char *const inject_names[] = {
     [INJECT_PREEMPT] = "preempt", [INJECT_MIGRATE] = "migrate",
@@ -266,6 +273,15 @@ static void build(struct kernel *k, enum event_kind kind, const struct task *t, 
         r->ev = "timer";
         add_int(r, "when", (int64_t)a);
         break;
+    case EV_CPU_OPV:
+        r->ev = "cpu_opv";
+        add_int(r, "target", (int64_t)a);
+        add_int(r, "ops", cpu_opv_event_ops(b));
+        add_str(r, "on", NAME_OR(cpu_opv_places, cpu_opv_event_where(b), "?"));
+        if (cpu_opv_event_tid(b))
+            add_int(r, "interrupted", cpu_opv_event_tid(b));
+        add_int(r, "ret", (int64_t)c);
+        break;
     case EV_EXEC:
         r->ev = "exec";
         add_hex(r, "program_hash", a);
@@ -311,7 +327,7 @@ void trace_syscall(struct kernel *k, const struct task *t, const struct sys_args
     char buf[768];
     trace_syscall_format(k, t, args, ret, buf, sizeof(buf));
     add_str(&r, "call", pool_printf(&r, "%s", buf));
-    const struct syscall_row *row = syscall_lookup(k->arch, args->nr);
+    const struct syscall_row *row = syscall_row_of(k, args->nr);
     add_str(&r, "name", row ? row->name : "?");
     add_int(&r, "nr", (int64_t)args->nr);
     if (ret != SYS_BLOCKED && ret != SYS_NORETURN)

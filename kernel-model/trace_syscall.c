@@ -136,7 +136,7 @@ void trace_syscall_format(struct kernel *k, const struct task *t, const struct s
 {
     struct out o = {buf, len, 0};
     buf[0] = 0;
-    const struct syscall_row *row = syscall_lookup(k->arch, args->nr);
+    const struct syscall_row *row = syscall_row_of(k, args->nr);
     const char *how = row && row->args ? row->args : "xxxxxx";
     if (row)
         put(&o, "%s(", row->name);
@@ -156,7 +156,7 @@ void trace_syscall_resumed(struct kernel *k, const struct task *t, long ret, cha
 {
     struct out o = {buf, len, 0};
     buf[0] = 0;
-    const struct syscall_row *row = syscall_lookup(k->arch, t->sysno);
+    const struct syscall_row *row = syscall_row_of(k, t->sysno);
     put(&o, "<... %s resumed>", row ? row->name : "syscall");
     put_result(&o, ret, false);
 }

@@ -1115,6 +1115,63 @@ def case_cs_bad_input(tmp):
         raise Failure(f"rseqemu --help does not list cs\n{r.describe()}")
 
 
+# ---- cpu_opv -------------------------------------------------------------------------------
+
+def case_cpu_opv_nr(tmp, arch):
+    """cpu_opv's syscall number (spec 5.1, README "cpu_opv"): 1000 by default, --cpu-opv-nr N
+    moves it and off removes it (ENOSYS); anything else is a usage error. A recording keeps the
+    number in its header and the replay uses it."""
+    prog = guest(arch, "cpu_opv_vectors")
+    other = 335 if arch == "x86_64" else 295  # the RFC's numbers (spec 5.1)
+    for options, nr, result in (((), 1000, 6), (("--cpu-opv-nr", "off"), 1000, -38),
+                                (("--cpu-opv-nr", 0), 1000, -38),
+                                (("--cpu-opv-nr", other), other, 6),
+                                (("--cpu-opv-nr", other), 1000, -38)):
+        r = emu(prog, "nr", nr, options=list(options))
+        expect_status(r, 0)
+        expect_stdout(r, f"nr {nr}: NR_FLAG = {result}\n".encode(), f"{options} nr {nr}")
+    for bad in ("-1", "on", "2147483648", ""):
+        r = emu(prog, "nr", 1000, options=["--cpu-opv-nr", bad])
+        expect_status(r, 64)
+        expect_stderr(r, r"^rseqemu run: --cpu-opv-nr must be a number", count=1)
+    for value in (other, "off"):
+        rec = tmp / "run.sched"
+        first = emu(prog, "nr", other, options=["--cpu-opv-nr", value, "--digest", "--record", rec])
+        if f"cpu-opv-nr {value}" not in rec.read_text().splitlines():
+            raise Failure(f"no 'cpu-opv-nr {value}' line in the recording:\n{rec.read_text()}")
+        replay = run([RSEQEMU, "replay", "--digest", rec])
+        expect_stdout(replay, first.stdout, f"the recorded run's stdout (--cpu-opv-nr {value})")
+        if digest_of(replay) != digest_of(first):
+            raise Failure(f"--cpu-opv-nr {value}: the replay's digest differs")
+
+
+def case_cpu_opv_trace(tmp, arch):
+    """The trace of spec 9.5 vectors 62b and 74 (README "cpu_opv"): each vector to CPU 2 is a
+    cpu_opv record naming its target, its operations, the thread it interrupted and its
+    result, after the "ipi" event of that thread on CPU 2, whose section then aborts."""
+    jl = tmp / "t.jsonl"
+    r = emu(guest(arch, "cpu_opv_vectors"), "74",
+            options=["--cs-inject-span", 0, "--trace-json", jl, "--stats"])
+    expect_status(r, 0)
+    expect_stderr(r, r"^stat cpu_opv_ipis 2$", count=1)
+    events = trace_lines(jl)
+    opv = [e for e in events if e["ev"] == "cpu_opv"]
+    want = [(2, 0, "ipi", 101, 0, 0), (2, 3, "ipi", 101, 0, 0)]
+    got = [(e["target"], e["ops"], e["on"], e.get("interrupted"), e["ret"], e["cpu"]) for e in opv]
+    if got != want:
+        raise Failure(f"cpu_opv records {got}, expected {want}")
+    ipis = [e for e in events if e["ev"] == "ipi"]
+    aborts = [e for e in events if e["ev"] == "rseq_abort"]
+    if [(e["cpu"], e["tid"]) for e in ipis] != [(2, 101)] * 2:
+        raise Failure(f"IPIs {ipis}, expected two to tid 101 on CPU 2")
+    if [(e["tid"], e["why"], e["abort_ip_sym"]) for e in aborts] != \
+            [(101, "ipi", "opv_cs_abort")] * 2:
+        raise Failure(f"aborts {aborts}, expected two of tid 101 by the IPIs")
+    for ipi, call in zip(ipis, opv):
+        if events.index(ipi) > events.index(call):
+            raise Failure("a cpu_opv record comes before the IPI it sent")
+
+
 CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 

@@ -62,6 +62,8 @@ int guest_run(const char *arch, const char *name, const char *const *args,
         cfg.cs_inject_span = 0;
     cfg.rseq_debug = opts->rseq_debug;
     cfg.rseq_watch = opts->rseq_watch;
+    if (opts->cpu_opv_nr)
+        cfg.cpu_opv_nr = opts->cpu_opv_nr < 0 ? 0 : opts->cpu_opv_nr;
     for (int i = 0; opts->injects && opts->injects[i] && i < KERNEL_INJECTS_MAX; i++) {
         if (kernel_inject_parse(opts->injects[i], &cfg.injects[i], err, sizeof(err)) != 0) {
             snprintf(r->err, sizeof(r->err), "%s", err);

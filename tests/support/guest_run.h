@@ -29,6 +29,7 @@ struct guest_opts {
     const char *const *injects; /* NULL-terminated "ACTION@WHERE[#N]" (kernel_inject_parse) */
     enum kernel_rseq_debug rseq_debug;
     bool rseq_watch;
+    int cpu_opv_nr; /* 0: the default (KERNEL_CPU_OPV_NR_DEFAULT); -1: off */
 };
 
 struct guest_result {

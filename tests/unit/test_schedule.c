@@ -24,6 +24,7 @@ static const char valid[] = "rseqemu-schedule 1\n"
                             "max-insns 1000000\n"
                             "cs-inject-span 8\n"
                             "rseq-debug report\n"
+                            "cpu-opv-nr 335\n"
                             "policy random\n"
                             "fill none\n"
                             "events\n"
@@ -63,6 +64,7 @@ Test(schedule, a_valid_file_gives_every_field_and_sorted_events)
     cr_expect_eq(s->max_insns, 1000000);
     cr_expect_eq(s->cs_inject_span, 8);
     cr_expect_eq(s->rseq_debug, RSEQ_DEBUG_REPORT);
+    cr_expect_eq(s->cpu_opv_nr, 335);
     cr_expect_eq(s->policy, POLICY_RANDOM);
     cr_expect_eq(s->fill, FILL_NONE);
     cr_assert_eq(s->nevents, 10);
@@ -78,7 +80,7 @@ Test(schedule, a_valid_file_gives_every_field_and_sorted_events)
     cr_expect_eq(s->events[7].verb, VERB_PREEMPT);
     cr_expect_eq(s->events[8].verb, VERB_SIGNAL);
     cr_expect_eq(s->events[8].arg, 10);
-    cr_expect_eq(s->events[8].line, 21);
+    cr_expect_eq(s->events[8].line, 22);
     cr_expect_eq(s->events[9].tid, 102);
     schedule_free(s);
 }
@@ -92,6 +94,7 @@ Test(schedule, defaults_for_a_hand_written_file)
     cr_expect_eq(s->cpus, 4);
     cr_expect_eq(s->seed, 1);
     cr_expect_eq(s->kernel, KERNEL_6_18);
+    cr_expect_eq(s->cpu_opv_nr, KERNEL_CPU_OPV_NR_DEFAULT);
     cr_expect_eq(s->fill, FILL_ROUND_ROBIN, "gaps are filled with round-robin");
     schedule_free(s);
 }
@@ -119,6 +122,7 @@ Test(schedule, writing_and_reading_again_gives_the_same_schedule)
         cr_expect_str_eq(t->envp[i], s->envp[i]);
     cr_expect_eq(t->cpus, s->cpus);
     cr_expect_eq(t->seed, s->seed);
+    cr_expect_eq(t->cpu_opv_nr, s->cpu_opv_nr);
     cr_assert_eq(t->nevents, s->nevents);
     for (size_t i = 0; i < s->nevents; i++) {
         cr_expect_eq(t->events[i].tid, s->events[i].tid);
@@ -129,6 +133,23 @@ Test(schedule, writing_and_reading_again_gives_the_same_schedule)
     free(buf);
     schedule_free(s);
     schedule_free(t);
+}
+
+/* cpu_opv's number (README "Schedule files"): "off" is 0, and is written back as "off". */
+Test(schedule, cpu_opv_off_is_read_and_written_as_off)
+{
+    char err[256];
+    struct schedule *s = parse("rseqemu-schedule 1\ncpu-opv-nr off\n", err, sizeof(err));
+    cr_assert_not_null(s, "%s", err);
+    cr_expect_eq(s->cpu_opv_nr, 0);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    schedule_write_header(out, s);
+    fclose(out);
+    cr_expect(strstr(buf, "\ncpu-opv-nr off\n") != NULL, "%s", buf);
+    free(buf);
+    schedule_free(s);
 }
 
 Test(schedule, bad_files_are_refused_with_their_line_and_reason)
@@ -161,6 +182,8 @@ Test(schedule, bad_files_are_refused_with_their_line_and_reason)
         {"rseqemu-schedule 1\nevents\n100:5 offline 1\n", "line 3: 'offline': CPU hotplug"},
         {"rseqemu-schedule 1\nevents\n100:99999999999999999999 tick\n", "line 3: instruction"},
         {"rseqemu-schedule 1\ncpus 2\nnodes 3\n", "nodes (3) is more than cpus (2)"},
+        {"rseqemu-schedule 1\ncpu-opv-nr on\n", "line 2: cpu-opv-nr: expected a number"},
+        {"rseqemu-schedule 1\ncpu-opv-nr 2147483648\n", "line 2: cpu-opv-nr: expected"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char err[256];
