@@ -28,6 +28,7 @@ enum event_kind {
     EV_TIMER,
     EV_INJECT, /* an injection that is not a preemption: a = enum inject_kind */
     EV_EXEC,
+    EV_HOTPLUG, /* a = the CPU, b = 1 online, 0 offline */
 };
 
 /* t may be NULL for events outside any thread. */

@@ -266,6 +266,10 @@ static void build(struct kernel *k, enum event_kind kind, const struct task *t, 
         r->ev = "timer";
         add_int(r, "when", (int64_t)a);
         break;
+    case EV_HOTPLUG:
+        r->ev = b ? "cpu_online" : "cpu_offline";
+        add_int(r, "vcpu", (int64_t)a);
+        break;
     case EV_EXEC:
         r->ev = "exec";
         add_hex(r, "program_hash", a);
