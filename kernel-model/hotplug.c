@@ -14,7 +14,8 @@
 
 static uint64_t bit(int cpu) { return 1ULL << cpu; }
 
-uint64_t hotplug_possible_mask(const struct kernel *k)
+/* Every CPU the machine has (sysfs "possible" and "present"), online or not. */
+static uint64_t possible_mask(const struct kernel *k)
 {
     return k->cfg.ncpus >= 64 ? ~0ULL : bit(k->cfg.ncpus) - 1;
 }
@@ -34,7 +35,7 @@ int hotplug_fallback_cpu(struct kernel *k, struct task *t, int from)
         cpu = lowest(t->affinity & online);
     if (cpu < 0) {
         /* Linux logs "process N (comm) no longer affine to cpuF"; the task keeps running. */
-        t->affinity = hotplug_possible_mask(k);
+        t->affinity = possible_mask(k);
         mm_cid_affinity(k, t, t->affinity);
         cpu = lowest(online);
     }

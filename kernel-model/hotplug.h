@@ -8,9 +8,6 @@
 
 struct sched_event;
 
-/* Every CPU the machine has (sysfs "possible" and "present"), online or not. */
-uint64_t hotplug_possible_mask(const struct kernel *k);
-
 /* Where t goes when it may not stay on or go back to CPU `from` (Linux's select_fallback_rq):
  * an online CPU t may use in from's NUMA node, else any online CPU it may use, lowest first.
  * When none is left, t's affinity widens to every possible CPU first, as the root cpuset's
