@@ -75,6 +75,7 @@ int cmd_replay(int argc, char **argv)
     cfg->nscript = s->nevents;
     cfg->script_fill = s->fill;
     cfg->ncpus = s->cpus;
+    cfg->offline = s->offline;
     cfg->nodes = s->nodes;
     cfg->seed = s->seed;
     cfg->max_insns = o.max_insns ? o.max_insns : s->max_insns;

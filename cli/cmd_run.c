@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "exit_codes.h"
+#include "kernel-model/cpulist.h"
 #include "kernel-model/kernel.h"
 #include "kernel-model/schedule.h"
 #include "options.h"
@@ -15,7 +16,7 @@ extern char **environ;
 struct run_opts {
     uint64_t cpus, nodes, seed, max_insns, cs_inject_span;
     bool digest, quiet, stats, inherit_env, no_fast_stores, verify_icount, rseq_watch;
-    const char *kernel, *rseq_debug, *policy, *schedule, *record, *cpu_opv_nr;
+    const char *kernel, *rseq_debug, *policy, *schedule, *record, *cpu_opv_nr, *offline;
     struct opt_list env, inject_at;
 };
 
@@ -38,6 +39,8 @@ static void describe(char *buf, size_t len, const struct run_opts *o)
         n += snprintf(buf + n, len - (size_t)n, " --schedule %s", o->schedule);
     if (strcmp(o->kernel, "6.18"))
         n += snprintf(buf + n, len - (size_t)n, " --kernel %s", o->kernel);
+    if (o->offline)
+        n += snprintf(buf + n, len - (size_t)n, " --offline %s", o->offline);
     if (o->nodes != 1)
         n += snprintf(buf + n, len - (size_t)n, " --nodes %llu", (unsigned long long)o->nodes);
     if (o->cs_inject_span != 16)
@@ -63,6 +66,8 @@ int cmd_run(int argc, char **argv)
     struct run_exec r = {0};
     const struct opt opts[] = {
         {"cpus", OPT_U64, &o.cpus, "N", "modelled CPUs (1..64, default 4)"},
+        {"offline", OPT_STRING, &o.offline, "LIST",
+         "CPUs possible but offline from the start, e.g. 1,3 or 2-5 (never CPU 0)"},
         {"seed", OPT_U64, &o.seed, "S", "seed of every scheduling choice (default 1)"},
         {"max-insns", OPT_U64, &o.max_insns, "N", "stop a runaway guest after N instructions"},
         {"policy", OPT_STRING, &o.policy, "random|round-robin|script",
@@ -117,6 +122,13 @@ int cmd_run(int argc, char **argv)
     if (o.cpus < 1 || o.cpus > KERNEL_CPUS_MAX) {
         fprintf(stderr, "rseqemu run: --cpus must be between 1 and %d\n", KERNEL_CPUS_MAX);
         return EXIT_USAGE;
+    }
+    if (o.offline) {
+        char why[96];
+        if (cpulist_parse(o.offline, (int)o.cpus, &cfg->offline, why, sizeof(why)) != 0)
+            return usage_error("--offline: %s", why);
+        if (cfg->offline & 1)
+            return usage_error("--offline %s: CPU 0 cannot be taken offline", o.offline);
     }
     int profile = kernel_word_parse(kernel_profile_names, o.kernel);
     int debug = kernel_word_parse(kernel_rseq_debug_names, o.rseq_debug);

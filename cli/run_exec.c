@@ -39,6 +39,7 @@ static void write_record_header(FILE *out, const struct run_exec *r, uint64_t ha
                          .argv = (char **)r->argv,
                          .envp = (char **)r->cfg.envp,
                          .cpus = r->cfg.ncpus,
+                         .offline = r->cfg.offline,
                          .nodes = r->cfg.nodes,
                          .seed = r->cfg.seed,
                          .max_insns = r->cfg.max_insns,

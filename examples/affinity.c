@@ -1,5 +1,7 @@
 /* Pins itself to each online CPU in turn; sched_getcpu() must follow at once, because the
- * kernel migrates the thread before sched_setaffinity returns. */
+ * kernel migrates the thread before sched_setaffinity returns. The online CPUs are those of its
+ * affinity mask, which need not be 0..n-1: with CPUs offline (rseqemu run --offline 1,3) they
+ * have gaps. */
 #define _GNU_SOURCE
 #include <sched.h>
 #include <stdio.h>
@@ -15,7 +17,9 @@ int main(void)
     }
     printf("%ld online CPUs, %d in the affinity mask\n", n, CPU_COUNT(&all));
     int bad = 0;
-    for (int cpu = 0; cpu < n; cpu++) {
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (!CPU_ISSET(cpu, &all))
+            continue;
         cpu_set_t one;
         CPU_ZERO(&one);
         CPU_SET(cpu, &one);

@@ -29,6 +29,7 @@ enum event_kind {
     EV_INJECT, /* an injection that is not a preemption: a = enum inject_kind */
     EV_EXEC,
     EV_CPU_OPV, /* a cpu_opv vector ran: a = target CPU, b and c as cpu_opv.h packs them */
+    EV_HOTPLUG, /* a = the CPU, b = 1 online, 0 offline */
 };
 
 /* t may be NULL for events outside any thread. */

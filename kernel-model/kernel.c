@@ -71,6 +71,11 @@ struct kernel *kernel_create(const struct kernel_config *cfg, char *err, size_t 
         snprintf(err, errlen, "--cpus must be between 1 and %d", KERNEL_CPUS_MAX);
         return NULL;
     }
+    if ((cfg->offline & 1) || (cfg->ncpus < 64 && (cfg->offline >> cfg->ncpus))) {
+        snprintf(err, errlen, "--offline: CPU 0 stays online and every CPU is below %d",
+                 cfg->ncpus);
+        return NULL;
+    }
     if (cfg->nodes < 1 || cfg->nodes > cfg->ncpus) {
         snprintf(err, errlen, "--nodes must be between 1 and the number of CPUs (%d)", cfg->ncpus);
         return NULL;

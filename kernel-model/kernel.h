@@ -81,6 +81,8 @@ int kernel_inject_parse(const char *spec, struct kernel_inject *out, char *err, 
 struct kernel_config {
     const struct arch_desc *arch;
     int ncpus;
+    /* CPUs possible but offline from the start (--offline), bit per CPU; never CPU 0. */
+    uint64_t offline;
     uint64_t seed;
     uint64_t max_insns; /* 0: unlimited */
     enum kernel_profile profile;

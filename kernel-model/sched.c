@@ -13,6 +13,7 @@
 #include "emu/cpu.h"
 #include "event.h"
 #include "futex.h"
+#include "hotplug.h"
 #include "inject.h"
 #include "mm_cid.h"
 #include "policy.h"
@@ -35,7 +36,7 @@ void sched_init(struct kernel *k)
 {
     for (int i = 0; i < k->cfg.ncpus; i++) {
         k->st->cpus[i].id = i;
-        k->st->cpus[i].online = true;
+        k->st->cpus[i].online = !(k->cfg.offline & bit(i));
     }
     rng_init(&k->st->sched_rng, k->cfg.seed, RNG_STREAM_SCHED);
 }
@@ -249,6 +250,8 @@ static void balance(struct kernel *k)
 static struct kcpu *select_cpu(struct kernel *k, struct task *t)
 {
     uint64_t allowed = t->affinity & sched_online_mask(k);
+    if (!allowed) /* every CPU it may use went offline while it slept */
+        return &k->st->cpus[hotplug_fallback_cpu(k, t, t->cpu)];
     struct kcpu *prev = &k->st->cpus[t->cpu];
     if ((allowed & bit(t->cpu)) && cpu_idle(prev))
         return prev;
@@ -323,7 +326,8 @@ static void move_task(struct kernel *k, struct task *t, int to)
     struct kcpu *c = &k->st->cpus[t->cpu];
     if (c->curr == t) {
         switch_out(k, c);
-        pick_next(k, c);
+        if (c->online) /* a CPU going offline runs nothing more */
+            pick_next(k, c);
     } else if (t->state == TASK_RUNNABLE) {
         rq_remove(c, t);
     }
@@ -332,6 +336,10 @@ static void move_task(struct kernel *k, struct task *t, int to)
         dst->clock_ns = c->clock_ns;
     enqueue(k, dst, t);
 }
+
+void sched_move(struct kernel *k, struct task *t, int to) { move_task(k, t, to); }
+
+void sched_balance(struct kernel *k) { balance(k); }
 
 int sched_cpu_node(const struct kernel *k, int cpu) { return cpu * k->cfg.nodes / k->cfg.ncpus; }
 
@@ -707,11 +715,17 @@ static void script_events(struct kernel *k, struct kcpu *c, struct task *t)
             rseq_ipi(k, t);
             t->rtu_pending = true;
             break;
+        case VERB_OFFLINE:
+        case VERB_ONLINE:
+            hotplug_script_event(k, t, e);
+            break;
         case VERB_MIGRATE:
             if (e->arg == c->id || !(t->affinity & sched_online_mask(k) & bit(e->arg))) {
                 policy_script_refuse(k, e,
                                      e->arg == c->id ? "the thread already runs on that CPU"
-                                                     : "the thread may not run on that CPU");
+                                     : !k->st->cpus[e->arg].online
+                                         ? "that CPU is offline"
+                                         : "the thread may not run on that CPU");
                 return;
             }
             /* fall through */

@@ -45,6 +45,10 @@ void sched_set_affinity(struct kernel *k, struct task *t, uint64_t mask);
 /* t leaves the scheduler for good. */
 void sched_remove(struct kernel *k, struct task *t);
 uint64_t sched_online_mask(const struct kernel *k);
+/* Moves t, running or queued, to CPU `to` (its CPU picks another thread if it is online). */
+void sched_move(struct kernel *k, struct task *t, int to);
+/* Idle online CPUs take threads waiting in other queues. */
+void sched_balance(struct kernel *k);
 /* The NUMA node of a CPU: --nodes spread evenly over the CPUs, in blocks. */
 int sched_cpu_node(const struct kernel *k, int cpu);
 

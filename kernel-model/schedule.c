@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpulist.h"
 #include "kernel.h"
 #include "signal.h"
 
@@ -16,10 +17,14 @@ static const char *const verb_names[VERB_COUNT] = {
     [VERB_PREEMPT] = "preempt", [VERB_MIGRATE] = "migrate", [VERB_SIGNAL] = "signal",
     [VERB_TICK] = "tick",       [VERB_NOTIFY] = "notify",   [VERB_INTERRUPT] = "interrupt",
     [VERB_SWITCH] = "switch",   [VERB_EXPIRE] = "expire",   [VERB_IPI] = "ipi",
+    [VERB_OFFLINE] = "offline", [VERB_ONLINE] = "online",
 };
 
 const char *sched_verb_name(enum sched_verb v) { return v < VERB_COUNT ? verb_names[v] : "?"; }
-bool sched_verb_has_arg(enum sched_verb v) { return v == VERB_MIGRATE || v == VERB_SIGNAL; }
+bool sched_verb_has_arg(enum sched_verb v)
+{
+    return v == VERB_MIGRATE || v == VERB_SIGNAL || v == VERB_OFFLINE || v == VERB_ONLINE;
+}
 
 /* ---- the parser's cursor over one line ---- */
 
@@ -31,6 +36,7 @@ struct parser {
     size_t errlen;
     size_t cap_events;
     uint32_t seen; /* header keys given, bit per key */
+    uint32_t offline_line;
 };
 
 __attribute__((format(printf, 2, 3))) static bool fail(struct parser *ps, const char *fmt, ...)
@@ -193,6 +199,7 @@ enum key {
     KEY_CPU_OPV_NR,
     KEY_POLICY,
     KEY_FILL,
+    KEY_OFFLINE,
     KEY_COUNT
 };
 static const char *const key_names[KEY_COUNT] = {
@@ -211,6 +218,7 @@ static const char *const key_names[KEY_COUNT] = {
     [KEY_CPU_OPV_NR] = "cpu-opv-nr",
     [KEY_POLICY] = "policy",
     [KEY_FILL] = "fill",
+    [KEY_OFFLINE] = "offline",
 };
 
 static bool header_line(struct parser *ps, const char *key)
@@ -325,6 +333,16 @@ static bool header_line(struct parser *ps, const char *key)
             return false;
         s->fill = (enum sched_fill)word_index;
         break;
+    case KEY_OFFLINE: {
+        char why[96];
+        const char *list = word(ps);
+        if (cpulist_parse(list, KERNEL_CPUS_MAX, &s->offline, why, sizeof(why)) != 0)
+            return fail(ps, "offline: %s", why);
+        if (s->offline & 1)
+            return fail(ps, "offline: CPU 0 cannot be taken offline");
+        ps->offline_line = ps->line; /* checked against cpus once the header is read */
+        break;
+    }
     case KEY_COUNT:
         break;
     }
@@ -356,17 +374,22 @@ static bool event_line(struct parser *ps, const char *pos)
     for (int i = 0; i < VERB_COUNT; i++)
         if (!strcmp(verb, verb_names[i]))
             v = i;
-    if (!strcmp(verb, "offline") || !strcmp(verb, "online"))
-        return fail(ps, "'%s': CPU hotplug events are not supported by this version", verb);
     if (v < 0)
         return fail(ps,
                     "unknown event '%s' (preempt, migrate CPU, signal SIG, tick, notify, "
-                    "interrupt, switch, expire, ipi)",
+                    "interrupt, switch, expire, ipi, offline CPU, online CPU)",
                     verb);
     int32_t arg = 0;
     if (v == VERB_MIGRATE) {
         uint64_t cpu;
         if (!number(ps, "migrate", word(ps), 0, (uint64_t)s->cpus - 1, &cpu))
+            return false;
+        arg = (int32_t)cpu;
+    } else if (v == VERB_OFFLINE || v == VERB_ONLINE) {
+        /* A CPU the run does not have is refused when the event comes (a run's --cpus, not
+         * the file's, may be the one that counts). */
+        uint64_t cpu;
+        if (!number(ps, verb, word(ps), 0, KERNEL_CPUS_MAX - 1, &cpu))
             return false;
         arg = (int32_t)cpu;
     } else if (v == VERB_SIGNAL) {
@@ -488,6 +511,11 @@ struct schedule *schedule_parse(const char *text, size_t len, char *err, size_t 
         ps.line = 1;
         ok = fail(&ps, "empty file: expected 'rseqemu-schedule %d'", SCHEDULE_VERSION);
     }
+    if (ok && s->cpus < 64 && (s->offline >> s->cpus)) {
+        ps.line = ps.offline_line;
+        ok = fail(&ps, "offline: CPU %d is not below cpus (%d)", 63 - __builtin_clzll(s->offline),
+                  s->cpus);
+    }
     if (ok && s->nodes > s->cpus) {
         ps.line = 0;
         snprintf(err, errlen, "nodes (%d) is more than cpus (%d)", s->nodes, s->cpus);
@@ -607,7 +635,13 @@ void schedule_write_header(FILE *out, const struct schedule *s)
         write_quoted(out, s->envp[i]);
         fputc('\n', out);
     }
-    fprintf(out, "cpus %d\nnodes %d\nkernel %s\nseed %llu\nmax-insns %llu\n", s->cpus, s->nodes,
+    fprintf(out, "cpus %d\n", s->cpus);
+    if (s->offline) {
+        char list[256];
+        cpulist_format(s->offline, list, sizeof(list));
+        fprintf(out, "offline %s\n", list);
+    }
+    fprintf(out, "nodes %d\nkernel %s\nseed %llu\nmax-insns %llu\n", s->nodes,
             kernel_profile_names[s->kernel], (unsigned long long)s->seed,
             (unsigned long long)s->max_insns);
     fprintf(out, "cs-inject-span %u\nrseq-debug %s\n", s->cs_inject_span,

@@ -31,6 +31,8 @@ enum sched_verb {
     VERB_SWITCH,    /* the host turns to another CPU (the one whose clock is lowest) */
     VERB_EXPIRE,    /* the thread's time slice ends: it goes behind the others on its CPU */
     VERB_IPI,       /* an IPI (as membarrier's rseq fence sends) interrupts the thread */
+    VERB_OFFLINE,   /* CPU arg goes offline: its threads move to other CPUs (hotplug.h) */
+    VERB_ONLINE,    /* CPU arg comes back online */
     VERB_COUNT
 };
 
@@ -56,6 +58,7 @@ struct schedule {
     char **argv;           /* NULL-terminated; NULL if not given */
     char **envp;           /* NULL-terminated, never NULL */
     int cpus, nodes;
+    uint64_t offline; /* CPUs offline from the start (--offline), bit per CPU */
     enum kernel_profile kernel;
     uint64_t seed, max_insns;
     uint32_t cs_inject_span;

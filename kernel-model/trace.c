@@ -282,6 +282,10 @@ static void build(struct kernel *k, enum event_kind kind, const struct task *t, 
             add_int(r, "interrupted", cpu_opv_event_tid(b));
         add_int(r, "ret", (int64_t)c);
         break;
+    case EV_HOTPLUG:
+        r->ev = b ? "cpu_online" : "cpu_offline";
+        add_int(r, "vcpu", (int64_t)a);
+        break;
     case EV_EXEC:
         r->ev = "exec";
         add_hex(r, "program_hash", a);

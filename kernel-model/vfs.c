@@ -5,6 +5,7 @@
 
 #include "emu/aspace.h"
 #include "emu/loader.h"
+#include "cpulist.h"
 #include "sched.h"
 #include "task.h"
 
@@ -12,6 +13,7 @@ enum vfile_id {
     VF_CPU_ONLINE,
     VF_CPU_POSSIBLE,
     VF_CPU_PRESENT,
+    VF_CPU_OFFLINE,
     VF_CPUINFO,
     VF_SELF_MAPS,
     VF_DEV_NULL,
@@ -22,6 +24,7 @@ static const char *const vfile_paths[VF_COUNT] = {
     [VF_CPU_ONLINE] = "/sys/devices/system/cpu/online",
     [VF_CPU_POSSIBLE] = "/sys/devices/system/cpu/possible",
     [VF_CPU_PRESENT] = "/sys/devices/system/cpu/present",
+    [VF_CPU_OFFLINE] = "/sys/devices/system/cpu/offline",
     [VF_CPUINFO] = "/proc/cpuinfo",
     [VF_SELF_MAPS] = "/proc/self/maps",
     [VF_DEV_NULL] = "/dev/null",
@@ -40,23 +43,10 @@ int vfs_lookup(const char *path)
 
 bool vfs_is_null(int vfile) { return vfile == VF_DEV_NULL; }
 
-/* "0-3,6" for a CPU mask, as the kernel's cpulist format. */
-static size_t cpulist(uint64_t mask, char *buf, size_t cap)
+/* A CPU mask as the kernel's sysfs files show it: "0-3,6\n", or "\n" for none. */
+static size_t cpulist_file(uint64_t mask, char *buf, size_t cap)
 {
-    size_t n = 0;
-    for (int i = 0; i < 64 && n < cap; i++) {
-        if (!(mask & (1ULL << i)))
-            continue;
-        int j = i;
-        while (j + 1 < 64 && (mask & (1ULL << (j + 1))))
-            j++;
-        n += (size_t)snprintf(buf + n, cap - n, n ? "," : "");
-        if (j == i)
-            n += (size_t)snprintf(buf + n, cap - n, "%d", i);
-        else
-            n += (size_t)snprintf(buf + n, cap - n, "%d-%d", i, j);
-        i = j;
-    }
+    size_t n = cpulist_format(mask, buf, cap);
     n += (size_t)snprintf(buf + n, cap > n ? cap - n : 0, "\n");
     return n < cap ? n : cap;
 }
@@ -89,10 +79,12 @@ size_t vfs_content(struct kernel *k, struct task *t, int vfile, char *buf, size_
     uint64_t possible = k->cfg.ncpus >= 64 ? ~0ULL : (1ULL << k->cfg.ncpus) - 1;
     switch (vfile) {
     case VF_CPU_ONLINE:
-        return cpulist(sched_online_mask(k), buf, cap);
+        return cpulist_file(sched_online_mask(k), buf, cap);
     case VF_CPU_POSSIBLE:
     case VF_CPU_PRESENT:
-        return cpulist(possible, buf, cap);
+        return cpulist_file(possible, buf, cap);
+    case VF_CPU_OFFLINE: /* possible but not online: hotplug (README, "What the guest sees") */
+        return cpulist_file(possible & ~sched_online_mask(k), buf, cap);
     case VF_CPUINFO: {
         size_t n = 0;
         uint64_t online = sched_online_mask(k);

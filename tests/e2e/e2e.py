@@ -1170,6 +1170,89 @@ def case_cpu_opv_trace(tmp, arch):
     for ipi, call in zip(ipis, opv):
         if events.index(ipi) > events.index(call):
             raise Failure("a cpu_opv record comes before the IPI it sent")
+# ---- CPU hotplug ---------------------------------------------------------------------------
+
+def case_example_offline(arch, name, seed, cpus, offline, expected, status, *args):
+    """An example with CPUs offline from the start (--offline) prints its expected output."""
+    r = emu(guest(arch, name), *args,
+            options=["--seed", seed, "--cpus", cpus, "--offline", offline])
+    expect_stdout(r, Path(expected).read_bytes(), expected)
+    expect_status(r, int(status))
+    if int(status) == 0:
+        expect_quiet(r)
+
+
+# percpu_counter's four workers (101..104) each run some 500 thousand instructions.
+HOTPLUG_SCHEDULE = """rseqemu-schedule 1
+# CPU 3 starts offline (--offline 3); CPUs go down and come back under the workers.
+cpus 4
+events
+101:100000 offline 2
+102:150000 online 3
+101:250000 offline 1
+103:300000 online 2
+"""
+
+
+def case_hotplug_record_replay(tmp, arch):
+    """A hand-written schedule with offline and online events, on a run that starts with a
+    CPU offline: recorded, it replays exactly (stdout, status, digest, events), the header
+    carries --offline, and the replay's trace shows each event once."""
+    prog = guest(arch, "percpu_counter")
+    hand, rec, again = write(tmp, HOTPLUG_SCHEDULE), tmp / "run.sched", tmp / "replay.sched"
+    first = emu(prog, options=["--cpus", "4", "--offline", "3", "--policy", "script",
+                               "--schedule", hand, "--record", rec, "--digest"])
+    expect_stdout(first, (SOURCE / "examples/expected/percpu_counter.out").read_bytes())
+    expect_status(first, 0)
+    header = rec.read_text().split("\nevents\n")[0].splitlines()
+    if "offline 3" not in header:
+        raise Failure(f"{rec} has no 'offline 3' header line:\n{rec.read_text()[:2000]}")
+    recorded = events_of(rec)
+    for event in HOTPLUG_SCHEDULE.split("events\n")[1].splitlines():
+        if event not in recorded:
+            raise Failure(f"{rec} lacks the event {event}")
+    trace = tmp / "replay.json"
+    replay = run([RSEQEMU, "replay", "--digest", "--record", again, "--trace-json", trace, rec])
+    expect_stdout(replay, first.stdout, "the recorded run's stdout")
+    expect_status(replay, 0)
+    if digest_of(replay) != digest_of(first):
+        raise Failure(f"digests differ: recorded {digest_of(first)}, replayed "
+                      f"{digest_of(replay)}\n{first.describe()}{replay.describe()}")
+    if events_of(again) != recorded:
+        raise Failure(f"the replay recorded other events than {rec}")
+    seen = [(e["ev"], e["vcpu"]) for e in trace_lines(trace) if e["ev"].startswith("cpu_o")]
+    want = [("cpu_offline", 2), ("cpu_online", 3), ("cpu_offline", 1), ("cpu_online", 2)]
+    if sorted(seen) != sorted(want):
+        raise Failure(f"the trace shows {seen}, expected {want} in some order")
+
+
+def case_hotplug_refusals(tmp):
+    """--offline that cannot be (CPU 0, a CPU the run lacks, not a CPU list) is a command-line
+    error, 64; a schedule's impossible hotplug event or header is refused with its line, 65."""
+    hello = guest("x86_64", "hello")
+    for offline, pattern in (("0", r"--offline 0: CPU 0 cannot be taken offline"),
+                             ("2-4", r"--offline: CPU 4 is not below 4"),
+                             ("1,", r"--offline: expected a CPU number"),
+                             ("two", r"--offline: expected a CPU number at 'two'")):
+        r = emu(hello, options=["--cpus", "4", "--offline", offline])
+        expect_status(r, 64)
+        expect_stderr(r, pattern)
+    sched = write(tmp, "rseqemu-schedule 1\nevents\n100:1000 offline 0\n")
+    r = emu(hello, options=["--policy", "script", "--schedule", sched])
+    expect_status(r, 65)
+    expect_stderr(r, r"^rseqemu: schedule line 3: 100:1000 offline: CPU 0 cannot be taken "
+                     r"offline \(the boot CPU\)$")
+    rec = tmp / "hello.sched"
+    emu(hello, options=["--record", rec])
+    for text, pattern in ((rec.read_text().replace("cpus 4\n", "cpus 4\noffline 0\n"),
+                           r"line \d+: offline: CPU 0 cannot be taken offline"),
+                          (rec.read_text().replace("cpus 4\n", "cpus 4\noffline 4\n"),
+                           r"line \d+: offline: CPU 4 is not below cpus \(4\)"),
+                          (rec.read_text() + "100:10 online 2\n",
+                           r"schedule line \d+: 100:10 online: CPU 2 is already online")):
+        r = run([RSEQEMU, "replay", write(tmp, text)])
+        expect_status(r, 65)
+        expect_stderr(r, pattern)
 
 
 CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.startswith("case_")}

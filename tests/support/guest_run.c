@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "emu/loader.h"
+#include "kernel-model/schedule.h"
 
 const char *const guest_arches[2] = {"x86_64", "aarch64"};
 
@@ -64,9 +65,28 @@ int guest_run(const char *arch, const char *name, const char *const *args,
     cfg.rseq_watch = opts->rseq_watch;
     if (opts->cpu_opv_nr)
         cfg.cpu_opv_nr = opts->cpu_opv_nr < 0 ? 0 : opts->cpu_opv_nr;
+    cfg.offline = opts->offline;
+    cfg.record = opts->record;
+    struct schedule *sched = NULL;
+    if (opts->schedule) {
+        sched = schedule_parse(opts->schedule, strlen(opts->schedule), err, sizeof(err));
+        if (!sched) {
+            snprintf(r->err, sizeof(r->err), "schedule: %s", err);
+            fclose(diag);
+            close(out_fd);
+            close(err_fd);
+            elf_image_close(img);
+            return -1;
+        }
+        cfg.policy = POLICY_SCRIPT;
+        cfg.script = sched->events;
+        cfg.nscript = sched->nevents;
+        cfg.script_fill = sched->fill;
+    }
     for (int i = 0; opts->injects && opts->injects[i] && i < KERNEL_INJECTS_MAX; i++) {
         if (kernel_inject_parse(opts->injects[i], &cfg.injects[i], err, sizeof(err)) != 0) {
             snprintf(r->err, sizeof(r->err), "%s", err);
+            schedule_free(sched);
             fclose(diag);
             close(out_fd);
             close(err_fd);
@@ -101,6 +121,7 @@ int guest_run(const char *arch, const char *name, const char *const *args,
         rc = 0;
     }
     kernel_destroy(k);
+    schedule_free(sched);
     fflush(diag);
     fclose(diag);
     slurp(out_fd, r->out, sizeof(r->out));

@@ -18,6 +18,7 @@ static const char valid[] = "rseqemu-schedule 1\n"
                             "env \"A=1\"\n"
                             "env \"B=two words\"\n"
                             "cpus 3\n"
+                            "offline 1\n"
                             "nodes 1\n"
                             "kernel 6.1\n"
                             "seed 42\n"
@@ -37,7 +38,9 @@ static const char valid[] = "rseqemu-schedule 1\n"
                             "100:31 tick\n"
                             "100:32 notify\n"
                             "100:33 ipi\n"
-                            "101:499 signal 12\n";
+                            "101:499 signal 12\n"
+                            "100:41 online 1\n"
+                            "100:40 offline 2\n";
 
 static struct schedule *parse(const char *text, char *err, size_t errlen)
 {
@@ -59,6 +62,7 @@ Test(schedule, a_valid_file_gives_every_field_and_sorted_events)
     cr_expect_null(s->argv[3]);
     cr_expect_str_eq(s->envp[1], "B=two words");
     cr_expect_eq(s->cpus, 3);
+    cr_expect_eq(s->offline, 0x2);
     cr_expect_eq(s->kernel, KERNEL_6_1);
     cr_expect_eq(s->seed, 42);
     cr_expect_eq(s->max_insns, 1000000);
@@ -67,21 +71,25 @@ Test(schedule, a_valid_file_gives_every_field_and_sorted_events)
     cr_expect_eq(s->cpu_opv_nr, 335);
     cr_expect_eq(s->policy, POLICY_RANDOM);
     cr_expect_eq(s->fill, FILL_NONE);
-    cr_assert_eq(s->nevents, 10);
+    cr_assert_eq(s->nevents, 12);
     /* By thread, then position, then line. */
     cr_expect_eq(s->events[0].tid, 100);
     cr_expect_eq(s->events[0].at, 7);
     cr_expect_eq(s->events[0].verb, VERB_SWITCH);
     cr_expect_eq(s->events[1].verb, VERB_MIGRATE);
     cr_expect_eq(s->events[1].arg, 2);
-    cr_expect_eq(s->events[6].tid, 101);
-    cr_expect_eq(s->events[6].at, 499);
-    cr_expect_eq(s->events[6].arg, 12);
-    cr_expect_eq(s->events[7].verb, VERB_PREEMPT);
-    cr_expect_eq(s->events[8].verb, VERB_SIGNAL);
-    cr_expect_eq(s->events[8].arg, 10);
-    cr_expect_eq(s->events[8].line, 22);
-    cr_expect_eq(s->events[9].tid, 102);
+    cr_expect_eq(s->events[6].verb, VERB_OFFLINE);
+    cr_expect_eq(s->events[6].arg, 2);
+    cr_expect_eq(s->events[7].verb, VERB_ONLINE);
+    cr_expect_eq(s->events[7].arg, 1);
+    cr_expect_eq(s->events[8].tid, 101);
+    cr_expect_eq(s->events[8].at, 499);
+    cr_expect_eq(s->events[8].arg, 12);
+    cr_expect_eq(s->events[9].verb, VERB_PREEMPT);
+    cr_expect_eq(s->events[10].verb, VERB_SIGNAL);
+    cr_expect_eq(s->events[10].arg, 10);
+    cr_expect_eq(s->events[10].line, 23);
+    cr_expect_eq(s->events[11].tid, 102);
     schedule_free(s);
 }
 
@@ -92,6 +100,7 @@ Test(schedule, defaults_for_a_hand_written_file)
     cr_assert_not_null(s, "%s", err);
     cr_expect_null(s->program);
     cr_expect_eq(s->cpus, 4);
+    cr_expect_eq(s->offline, 0, "every CPU online");
     cr_expect_eq(s->seed, 1);
     cr_expect_eq(s->kernel, KERNEL_6_18);
     cr_expect_eq(s->cpu_opv_nr, KERNEL_CPU_OPV_NR_DEFAULT);
@@ -121,6 +130,7 @@ Test(schedule, writing_and_reading_again_gives_the_same_schedule)
     for (int i = 0; s->envp[i]; i++)
         cr_expect_str_eq(t->envp[i], s->envp[i]);
     cr_expect_eq(t->cpus, s->cpus);
+    cr_expect_eq(t->offline, s->offline);
     cr_expect_eq(t->seed, s->seed);
     cr_expect_eq(t->cpu_opv_nr, s->cpu_opv_nr);
     cr_assert_eq(t->nevents, s->nevents);
@@ -179,7 +189,15 @@ Test(schedule, bad_files_are_refused_with_their_line_and_reason)
         {"rseqemu-schedule 1\nevents\n100:5 migrate\n", "line 3: migrate: expected a number"},
         {"rseqemu-schedule 1\nevents\n100:5 signal SIGNOPE\n", "line 3: signal: 'SIGNOPE'"},
         {"rseqemu-schedule 1\nevents\n100:5 preempt 3\n", "line 3: unexpected '3'"},
-        {"rseqemu-schedule 1\nevents\n100:5 offline 1\n", "line 3: 'offline': CPU hotplug"},
+        {"rseqemu-schedule 1\noffline 0\n", "line 2: offline: CPU 0 cannot be taken offline"},
+        {"rseqemu-schedule 1\noffline 1,3-2\n", "line 2: offline: the range 3-2 goes backwards"},
+        {"rseqemu-schedule 1\noffline 1;2\n", "line 2: offline: expected ',' or '-' at ';2'"},
+        {"rseqemu-schedule 1\noffline 1 2\n", "line 2: unexpected '2' after offline"},
+        {"rseqemu-schedule 1\ncpus 4\noffline 2-4\n", "line 3: offline: CPU 4 is not below cpus"},
+        {"rseqemu-schedule 1\noffline 5\ncpus 4\n", "line 2: offline: CPU 5 is not below cpus"},
+        {"rseqemu-schedule 1\noffline 99\n", "line 2: offline: CPU 99 is not below 64"},
+        {"rseqemu-schedule 1\nevents\n100:5 offline\n", "line 3: offline: expected a number"},
+        {"rseqemu-schedule 1\nevents\n100:5 online 64\n", "line 3: online: 64 is out of range"},
         {"rseqemu-schedule 1\nevents\n100:99999999999999999999 tick\n", "line 3: instruction"},
         {"rseqemu-schedule 1\ncpus 2\nnodes 3\n", "nodes (3) is more than cpus (2)"},
         {"rseqemu-schedule 1\ncpu-opv-nr on\n", "line 2: cpu-opv-nr: expected a number"},
