@@ -1,8 +1,8 @@
 /* A per-CPU LIFO list whose pop falls back on cpu_opv (the RFC's use case 3, and the reason its
  * operations have expect_fault fields). Threads push items on the list of the CPU they run on and
- * pop from it, all with rseq (examples/percpu_list.h); a pop whose section aborted twice in a
- * row, and every 8th pop regardless, goes through cpu_opv instead, on the list of the CPU the
- * thread read.
+ * pop from it, all with rseq (examples/percpu_list.h); a pop whose section aborted, and every
+ * 8th pop regardless, goes through cpu_opv instead, on the list of the CPU the thread read,
+ * which after a migration is another CPU's.
  *
  * Each item lives in a page of its own that its consumer unmaps, as an allocator that returns
  * memory to the system would: so the node a cpu_opv pop read as the head may be gone by the time
@@ -50,16 +50,19 @@ static void consume(struct node *n)
 
 static struct node *pop(struct rseq_area *area, int k)
 {
-    int aborts = k % SLOW_POP == 0 ? 2 : 0;
     int cpu = rseq_cpu(area);
-    while (aborts < 2 || !have_cpu_opv) {
+    int slow = have_cpu_opv && k % SLOW_POP == 0;
+    while (!slow) {
         struct node *n;
         if (list_pop_rseq(area, lists, cpu, &n) == 0)
             return n;
-        if (++aborts < 2 || !have_cpu_opv)
+        /* Aborted (preempted, or migrated): with cpu_opv the pop ends on the list it chose,
+         * wherever the thread runs now; without, it starts over where it runs. */
+        if (have_cpu_opv)
+            slow = 1;
+        else
             cpu = rseq_cpu(area);
     }
-    /* The list of the CPU the thread read, which it may have left since. */
     return list_pop_opv(lists, cpu);
 }
 
