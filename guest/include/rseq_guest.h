@@ -7,10 +7,12 @@
  * The per-architecture part (rseq_guest_x86_64.h, rseq_guest_aarch64.h) gives
  *   RSEQ_GUEST_SIG                 the signature glibc 2.36 and the selftests register,
  *   RSEQ_GUEST_SIG_ASM             the signature as it stands in the code before abort_ip,
- * and the critical sections rseq_guest_addv() and rseq_guest_cmpeqv_storev(). */
+ * and the critical sections rseq_guest_addv(), rseq_guest_cmpeqv_storev(),
+ * rseq_guest_cmpnev_storeoffp_load() and rseq_guest_cmpeqv_trymemcpy_storev(). */
 #ifndef RSEQEMU_GUEST_RSEQ_H
 #define RSEQEMU_GUEST_RSEQ_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "guest_syscall.h"

@@ -1255,6 +1255,120 @@ def case_hotplug_refusals(tmp):
         expect_stderr(r, pattern)
 
 
+# ---- the cpu_opv examples (examples/opv_*.c) -------------------------------------------------
+
+OPV_SEEDS = range(1, 21)
+OPV_CPUS = (2, 4, 8)
+OPV_MAX_INSNS = 200_000_000  # the longest run takes a few million instructions
+# Runs with cpu_opv turned off, so that the fallback a program takes on Linux (ENOSYS) runs too.
+OPV_OFF_RUNS = [(seed, cpus) for seed in (1, 2, 3) for cpus in OPV_CPUS]
+OPV_STAT = re.compile(r"^stat \w+ \d+$")
+OPV_ENOSYS = re.compile(r"^rseqemu: unknown syscall number 1000 by tid \d+ returns ENOSYS$")
+
+
+def opv_options(seed, cpus, offline, off=False) -> list:
+    options = ["--seed", seed, "--cpus", cpus, "--stats"]
+    # The CPUs of the list this run has: one list serves every CPU count.
+    present = [c for c in str(offline or "").split(",") if c and int(c) < cpus]
+    if present:
+        options += ["--offline", ",".join(present)]
+    if off:
+        options += ["--cpu-opv-nr", "off"]
+    return options
+
+
+def opv_reproduce(arch, name, options) -> str:
+    return (f"reproduce: {RSEQEMU} run --max-insns {OPV_MAX_INSNS} "
+            f"{' '.join(map(str, options))} -- {guest(arch, name)}")
+
+
+def case_opv_example(arch, name, expected, offline=None):
+    """A cpu_opv example on every seed 1..20 and --cpus 2, 4, 8 (OFFLINE, if given, is passed as
+    --offline): exit 0, stdout equal to EXPECTED, nothing on stderr but the --stats lines; then
+    on a few of them with --cpu-opv-nr off, where the program takes the path it takes on Linux
+    (ENOSYS) and must print the same. Over the whole run some vector must have been sent to
+    another CPU (stat cpu_opv_ipis). Stops at the first mismatch, with the command that
+    reproduces it."""
+    want = Path(expected).read_bytes()
+    runs = [(seed, cpus, False) for seed in OPV_SEEDS for cpus in OPV_CPUS]
+    runs += [(seed, cpus, True) for seed, cpus in OPV_OFF_RUNS]
+    totals = {"rseq_aborts": 0, "cpu_opv_calls": 0, "cpu_opv_ipis": 0}
+    for seed, cpus, off in runs:
+        options = opv_options(seed, cpus, offline, off)
+        r = emu(guest(arch, name), max_insns=OPV_MAX_INSNS, options=options)
+        try:
+            expect_stdout(r, want, expected)
+            expect_status(r, 0)
+            for line in r.err.splitlines():
+                if not OPV_STAT.match(line) and not (off and OPV_ENOSYS.match(line)):
+                    raise Failure(f"unexpected line on stderr: {line}\n{r.describe()}")
+            if not off:
+                for stat in totals:
+                    totals[stat] += stat_of(r, stat)
+        except Failure as e:
+            raise Failure(f"{e}\n{opv_reproduce(arch, name, options)}")
+    print(f"{len(runs)} runs: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
+    if totals["cpu_opv_ipis"] == 0:
+        raise Failure(f"no cpu_opv vector ran on another CPU than its caller's in {len(runs)} runs")
+
+
+# opv_wrong's report: the total, the operation, and per buffer that lost samples, the CPUs whose
+# atomics on its count raced with its sections.
+OPV_WRONG_TOTAL = re.compile(r"samples counted = (\d+) of (\d+)\n")
+OPV_WRONG_LOST = re.compile(r"(\d+) samples lost\. The fallback, __atomic_fetch_add on the count "
+                            r"of the buffer of the\nCPU read before the section aborted, ran on "
+                            r"another CPU than the buffer's (\d+) times,\n")
+OPV_WRONG_BUFFER = re.compile(r"^  buffer of CPU (\d+): (\d+) of (\d+) samples lost; "
+                              r"__atomic_fetch_add on its count from (no other CPU seen|"
+                              r"CPU \d+ \(\d+\)(?:, CPU \d+ \(\d+\))*)$", re.MULTILINE)
+
+
+def check_opv_wrong_report(out: str, cpus: int) -> int:
+    """The report of a failed run names the operation and, for each buffer that lost samples,
+    its CPU and the other CPUs whose atomics raced with it; returns the samples lost."""
+    total = OPV_WRONG_TOTAL.match(out)
+    lost = OPV_WRONG_LOST.search(out)
+    if not total or not lost or int(total[2]) - int(total[1]) != int(lost[1]):
+        raise Failure("no total and no loss in the report")
+    buffers = OPV_WRONG_BUFFER.findall(out)
+    if not buffers or sum(int(b[1]) for b in buffers) != int(lost[1]):
+        raise Failure("the buffers' losses do not add up to the loss")
+    named = 0
+    for cpu, _, _, sources in buffers:
+        others = [int(c) for c in re.findall(r"CPU (\d+) \(", sources)]
+        if int(cpu) >= cpus or int(cpu) in others or any(c >= cpus for c in others):
+            raise Failure(f"buffer of CPU {cpu}: the CPUs named are not other CPUs of the run")
+        named += len(others)
+    if not named:
+        raise Failure("the report names no CPU whose atomics raced with a buffer's sections")
+    return int(lost[1])
+
+
+def case_opv_wrong(arch, offline=None):
+    """examples/opv_wrong, an atomic fallback mixed with rseq on per-CPU data (the cpu_opv RFC's
+    point 11), on every seed 1..20 and --cpus 2, 4, 8: it exits 0 with the exact total or 1
+    with a report naming __atomic_fetch_add and the CPUs involved, and for each CPU count at
+    least one seed loses samples."""
+    failing = {cpus: [] for cpus in OPV_CPUS}
+    for seed in OPV_SEEDS:
+        for cpus in OPV_CPUS:
+            options = opv_options(seed, cpus, offline)
+            r = emu(guest(arch, "opv_wrong"), max_insns=OPV_MAX_INSNS, options=options)
+            try:
+                if r.status == 0:
+                    expect_stdout(r, b"samples counted = 3200 of 3200\n")
+                    continue
+                expect_status(r, 1)
+                lost = check_opv_wrong_report(r.out, cpus)
+            except Failure as e:
+                raise Failure(f"{e}\n{r.describe()}{opv_reproduce(arch, 'opv_wrong', options)}")
+            failing[cpus].append(f"{seed} ({lost} lost)")
+    for cpus, seeds in failing.items():
+        print(f"--cpus {cpus}: samples lost with seeds {', '.join(seeds) or 'none'}")
+        if not seeds:
+            raise Failure(f"--cpus {cpus}: no seed of 1..20 lost a sample")
+
+
 CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
