@@ -30,7 +30,8 @@ static int exit_for_result(const struct kernel_result *r)
 /* The header a replay needs: the program, its hash, and every option that shapes the run. */
 static void write_record_header(FILE *out, const struct run_exec *r, uint64_t hash)
 {
-    struct schedule s = {.version = SCHEDULE_VERSION,
+    struct schedule s = {.version =
+                             schedule_version_for(r->cfg.policy, r->cfg.script, r->cfg.nscript),
                          .program = (char *)r->prog,
                          .has_hash = true,
                          .program_hash = hash,

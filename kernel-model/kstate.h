@@ -229,6 +229,10 @@ struct kcpu {
      * (the latency of the interrupt that brings it). */
     bool signal_deferred;
     uint64_t signal_deadline;
+    /* A schedule's pick event (its index in cfg.script), taken when curr left: the thread c
+     * runs next. */
+    bool pick_pending;
+    uint32_t pick_event;
 };
 
 enum timer_kind { TIMER_TASK_WAIT, TIMER_ITIMER };

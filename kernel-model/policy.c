@@ -69,12 +69,23 @@ const struct sched_event *policy_script_take(struct kernel *k, struct task *t)
     return e;
 }
 
-void policy_task_exit(struct kernel *k, struct task *t)
+/* A `switch` at t's position did its work when t stopped there. */
+static void skip_switches(struct kernel *k, struct task *t)
 {
     const struct sched_event *e;
     while ((e = next_event(k, t)) && e->verb == VERB_SWITCH && e->at == t->insns)
         policy_script_take(k, t);
 }
+
+const struct sched_event *policy_script_leave(struct kernel *k, struct task *t)
+{
+    /* A thread killed on its CPU may still have the switch it stopped at to take. */
+    skip_switches(k, t);
+    const struct sched_event *e = next_event(k, t);
+    return e && e->verb == VERB_PICK && e->at == t->insns ? policy_script_take(k, t) : NULL;
+}
+
+void policy_task_exit(struct kernel *k, struct task *t) { skip_switches(k, t); }
 
 /* Reports e and makes the run's outcome a refused schedule. */
 static void refuse(struct kernel *k, const struct sched_event *e, const char *why)
@@ -96,6 +107,14 @@ void policy_script_finish(struct kernel *k)
 {
     if (k->cfg.policy != POLICY_SCRIPT || k->result.outcome == KERNEL_BAD_SCHEDULE)
         return;
+    for (int i = 0; i < k->cfg.ncpus; i++) {
+        if (k->st->cpus[i].pick_pending) {
+            char why[80];
+            snprintf(why, sizeof(why), "the run ended before CPU %d ran another thread", i);
+            refuse(k, &k->cfg.script[k->st->cpus[i].pick_event], why);
+            return;
+        }
+    }
     for (size_t i = 0; i < k->cfg.nscript; i++) {
         if (k->st->script_done[i / 8] & (1u << (i % 8)))
             continue;
@@ -119,6 +138,11 @@ void policy_script_finish(struct kernel *k)
 
 void policy_record(struct kernel *k, const struct task *t, enum sched_verb verb, int arg)
 {
+    policy_record_at(k, t->tid, t->insns, verb, arg);
+}
+
+void policy_record_at(struct kernel *k, int tid, uint64_t at, enum sched_verb verb, int arg)
+{
     if (k->cfg.record)
-        schedule_write_event(k->cfg.record, t->tid, t->insns, verb, arg);
+        schedule_write_event(k->cfg.record, tid, at, verb, arg);
 }

@@ -25,6 +25,8 @@ void policy_task_start(struct kernel *k, struct task *t);
 uint64_t policy_script_next(const struct kernel *k, const struct task *t);
 /* t's next event if it is due at t's position (and consumes it), else NULL. */
 const struct sched_event *policy_script_take(struct kernel *k, struct task *t);
+/* t leaves its CPU at its position: the pick event there, taken, or NULL. */
+const struct sched_event *policy_script_leave(struct kernel *k, struct task *t);
 /* t exits: a `switch` at its last position did its work when t stopped there. */
 void policy_task_exit(struct kernel *k, struct task *t);
 /* An event that cannot happen: reported with its line, and the run ends. */
@@ -34,5 +36,8 @@ void policy_script_finish(struct kernel *k);
 
 /* --record: t, at its position, does what verb says. */
 void policy_record(struct kernel *k, const struct task *t, enum sched_verb verb, int arg);
+/* --record: thread tid did what verb says at position at (a pick is known only after its
+ * thread has left). */
+void policy_record_at(struct kernel *k, int tid, uint64_t at, enum sched_verb verb, int arg);
 
 #endif

@@ -183,10 +183,32 @@ static void enqueue(struct kernel *k, struct kcpu *c, struct task *t)
     rq_append(c, t);
 }
 
-/* c's next thread from its queue, or idle. */
+/* The thread a schedule's pick event names, if it waits in c's queue; else the run ends. */
+static struct task *script_pick(struct kernel *k, struct kcpu *c)
+{
+    const struct sched_event *e = &k->cfg.script[c->pick_event];
+    c->pick_pending = false;
+    for (struct task *t = c->rq_head; t; t = t->rq_next)
+        if (t->tid == e->arg)
+            return t;
+    char why[80];
+    snprintf(why, sizeof(why), "thread %d is not runnable on CPU %d here", e->arg, c->id);
+    policy_script_refuse(k, e, why);
+    return c->rq_head;
+}
+
+/* c's next thread: the first of its queue unless a pick event names another; or idle. A thread
+ * taken out of queue order is recorded as a pick event, positioned where the thread that left
+ * c did so, for a replay to take the same one. */
 static void pick_next(struct kernel *k, struct kcpu *c)
 {
     struct task *next = c->rq_head;
+    if (next && c->pick_pending) {
+        const struct sched_event *e = &k->cfg.script[c->pick_event];
+        next = script_pick(k, c);
+        if (next != c->rq_head)
+            policy_record_at(k, e->tid, e->at, VERB_PICK, next->tid);
+    }
     c->curr = next;
     if (!next)
         return;
@@ -200,10 +222,23 @@ static void pick_next(struct kernel *k, struct kcpu *c)
     event_emit(k, EV_SWITCH, next, (uint64_t)c->id, 0, 0);
 }
 
+/* t leaves c: what runs next there may be the script's to say. */
+static void note_leave(struct kernel *k, struct kcpu *c, struct task *t)
+{
+    if (!policy_params(k)->script)
+        return;
+    const struct sched_event *e = policy_script_leave(k, t);
+    if (e) {
+        c->pick_pending = true;
+        c->pick_event = (uint32_t)(e - k->cfg.script);
+    }
+}
+
 /* Takes c's current thread off the CPU (preempted, blocked or leaving). */
 static void switch_out(struct kernel *k, struct kcpu *c)
 {
     struct task *prev = c->curr;
+    note_leave(k, c, prev);
     c->curr = NULL;
     rseq_preempt(k, prev);
     if (c->signal_deferred) {
@@ -360,6 +395,7 @@ void sched_remove(struct kernel *k, struct task *t)
 {
     struct kcpu *c = &k->st->cpus[t->cpu];
     if (c->curr == t) {
+        note_leave(k, c, t);
         c->curr = NULL;
         pick_next(k, c);
     } else if (t->state == TASK_RUNNABLE) {
@@ -701,6 +737,9 @@ static void script_events(struct kernel *k, struct kcpu *c, struct task *t)
         case VERB_EXPIRE:
             expire(k, c, t);
             break;
+        case VERB_PICK: /* taken when the thread leaves, never while it stays */
+            policy_script_refuse(k, e, "the thread does not leave its CPU here");
+            return;
         case VERB_IPI:
             policy_record(k, t, VERB_IPI, 0);
             event_emit(k, EV_PREEMPT, t, 3, (uint64_t)c->id, 0);

@@ -16,10 +16,23 @@ static const char *const verb_names[VERB_COUNT] = {
     [VERB_PREEMPT] = "preempt", [VERB_MIGRATE] = "migrate", [VERB_SIGNAL] = "signal",
     [VERB_TICK] = "tick",       [VERB_NOTIFY] = "notify",   [VERB_INTERRUPT] = "interrupt",
     [VERB_SWITCH] = "switch",   [VERB_EXPIRE] = "expire",   [VERB_IPI] = "ipi",
+    [VERB_PICK] = "pick",
 };
 
 const char *sched_verb_name(enum sched_verb v) { return v < VERB_COUNT ? verb_names[v] : "?"; }
-bool sched_verb_has_arg(enum sched_verb v) { return v == VERB_MIGRATE || v == VERB_SIGNAL; }
+bool sched_verb_has_arg(enum sched_verb v)
+{
+    return v == VERB_MIGRATE || v == VERB_SIGNAL || v == VERB_PICK;
+}
+
+int schedule_version_for(enum kernel_policy policy, const struct sched_event *events, size_t n)
+{
+    /* Only a pick makes a version 2 file, and only a script with picks replays them. */
+    for (size_t i = 0; policy == POLICY_SCRIPT && i < n; i++)
+        if (events[i].verb == VERB_PICK)
+            return 2;
+    return 1;
+}
 
 /* ---- the parser's cursor over one line ---- */
 
@@ -147,6 +160,12 @@ static bool one_of(struct parser *ps, const char *what, const char *text,
         snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
                  allowed[i]);
     return fail(ps, "%s must be one of %s, not '%s'", what, list, text);
+}
+
+/* What a version 1 file may not say. */
+static bool since_version_2(struct parser *ps, const char *what)
+{
+    return ps->s->version >= 2 || fail(ps, "%s needs 'rseqemu-schedule 2'", what);
 }
 
 static char *dup_str(const char *s)
@@ -352,8 +371,10 @@ static bool event_line(struct parser *ps, const char *pos)
     if (v < 0)
         return fail(ps,
                     "unknown event '%s' (preempt, migrate CPU, signal SIG, tick, notify, "
-                    "interrupt, switch, expire, ipi)",
+                    "interrupt, switch, expire, ipi, pick TID)",
                     verb);
+    if (v == VERB_PICK && !since_version_2(ps, "pick"))
+        return false;
     int32_t arg = 0;
     if (v == VERB_MIGRATE) {
         uint64_t cpu;
@@ -365,6 +386,11 @@ static bool event_line(struct parser *ps, const char *pos)
         arg = signal_parse(sig);
         if (arg < 0)
             return fail(ps, "signal: '%s' is not a signal name or number", sig);
+    } else if (v == VERB_PICK) {
+        uint64_t next;
+        if (!number(ps, "pick", word(ps), 1, INT32_MAX, &next))
+            return false;
+        arg = (int32_t)next;
     }
     if (!at_end(ps))
         return fail(ps, "unexpected '%s' after the event", ps->p);
@@ -454,12 +480,11 @@ struct schedule *schedule_parse(const char *text, size_t len, char *err, size_t 
         if (!s->version) {
             uint64_t v = 0;
             if (strcmp(first, "rseqemu-schedule"))
-                ok = fail(&ps, "expected 'rseqemu-schedule %d' first, not '%s'", SCHEDULE_VERSION,
-                          first);
+                ok = fail(&ps, "expected 'rseqemu-schedule VERSION' first, not '%s'", first);
             else if (!number(&ps, "version", word(&ps), 1, UINT32_MAX, &v))
                 ok = false;
-            else if (v != SCHEDULE_VERSION)
-                ok = fail(&ps, "format version %llu; this rseqemu reads version %d",
+            else if (v > SCHEDULE_VERSION)
+                ok = fail(&ps, "format version %llu; this rseqemu reads versions 1 to %d",
                           (unsigned long long)v, SCHEDULE_VERSION);
             else if (!at_end(&ps))
                 ok = fail(&ps, "unexpected '%s' after the version", ps.p);
@@ -476,7 +501,7 @@ struct schedule *schedule_parse(const char *text, size_t len, char *err, size_t 
     }
     if (ok && !s->version) {
         ps.line = 1;
-        ok = fail(&ps, "empty file: expected 'rseqemu-schedule %d'", SCHEDULE_VERSION);
+        ok = fail(&ps, "empty file: expected 'rseqemu-schedule VERSION'");
     }
     if (ok && s->nodes > s->cpus) {
         ps.line = 0;
@@ -571,7 +596,7 @@ static void write_quoted(FILE *out, const char *str)
 
 void schedule_write_header(FILE *out, const struct schedule *s)
 {
-    fprintf(out, "rseqemu-schedule %d\n", SCHEDULE_VERSION);
+    fprintf(out, "rseqemu-schedule %d\n", s->version ? s->version : 1);
     fputs("# Written by rseqemu; `rseqemu replay FILE` runs it again. Events are\n"
           "# TID:INSNS VERB [ARG]: when thread TID has retired INSNS instructions.\n",
           out);

@@ -18,7 +18,9 @@
 
 #include "kernel.h"
 
-#define SCHEDULE_VERSION 1
+/* The newest format version this rseqemu reads and writes. Version 2 added the pick event;
+ * a run that cannot make one is written as version 1, which older readers take. */
+#define SCHEDULE_VERSION 2
 
 /* What happens at a position. The first ones are enum inject_kind's, in its order. */
 enum sched_verb {
@@ -31,6 +33,7 @@ enum sched_verb {
     VERB_SWITCH,    /* the host turns to another CPU (the one whose clock is lowest) */
     VERB_EXPIRE,    /* the thread's time slice ends: it goes behind the others on its CPU */
     VERB_IPI,       /* an IPI (as membarrier's rseq fence sends) interrupts the thread */
+    VERB_PICK,      /* when the thread leaves its CPU here, thread arg runs next there */
     VERB_COUNT
 };
 
@@ -42,13 +45,13 @@ struct sched_event {
     int tid;
     uint64_t at; /* the thread's instruction count */
     uint8_t verb;
-    int32_t arg; /* CPU or signal; 0 when the verb takes none */
+    int32_t arg; /* CPU, signal or thread; 0 when the verb takes none */
     uint32_t line;
 };
 
 /* A parsed file. Header values a file leaves out keep the defaults of schedule_parse(). */
 struct schedule {
-    int version;
+    int version;   /* what the file says; what schedule_write_header() writes */
     char *program; /* NULL if not given */
     bool has_hash;
     uint64_t program_hash; /* elf_image_hash() */
@@ -68,6 +71,9 @@ struct schedule {
 
 const char *sched_verb_name(enum sched_verb v);
 bool sched_verb_has_arg(enum sched_verb v);
+/* The oldest version that can hold the recording of a run of this policy, which follows these
+ * events (none unless it is script). */
+int schedule_version_for(enum kernel_policy policy, const struct sched_event *events, size_t n);
 
 /* NULL with "line N: why" in err. A file without an "events" line is all events. */
 struct schedule *schedule_parse(const char *text, size_t len, char *err, size_t errlen);
