@@ -45,6 +45,8 @@ static void write_record_header(FILE *out, const struct run_exec *r, uint64_t ha
                          .kernel = r->cfg.profile,
                          .rseq_debug = r->cfg.rseq_debug,
                          .policy = r->cfg.policy,
+                         .pct_depth = r->cfg.pct_depth,
+                         .pct_steps = r->cfg.pct_steps,
                          .fill = FILL_NONE};
     snprintf(s.arch, sizeof(s.arch), "%s", r->cfg.arch->name);
     schedule_write_header(out, &s);

@@ -4,11 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pct.h"
 #include "report.h"
 
 /* In instructions (= virtual nanoseconds). random: seeded, and biased toward critical
  * sections; round-robin: fixed slices and nothing injected; script: only the file's events,
- * or round-robin between them (fill round-robin). */
+ * or round-robin between them (fill round-robin); pct: priorities (pct.c). */
 static const struct policy_params params[] = {
     [POLICY_RANDOM] = {.slice_min = 2000,
                        .slice_span = 18000,
@@ -20,6 +21,12 @@ static const struct policy_params params[] = {
                        .signal_delay_span = 20000},
     [POLICY_ROUND_ROBIN] = {.slice_min = 10000, .quantum_min = 1000000, .signal_delay_min = 10000},
     [POLICY_SCRIPT] = {.script = true},
+    /* The CPUs interleave as under round-robin; the time slice only guards against a thread
+     * that spins without a system call (pct.c). */
+    [POLICY_PCT] = {.slice_min = 10000,
+                    .quantum_min = 3000000,
+                    .signal_delay_min = 10000,
+                    .pct = true},
 };
 static const struct policy_params script_round_robin = {
     .slice_min = 10000, .quantum_min = 1000000, .signal_delay_min = 10000, .script = true};
@@ -33,6 +40,8 @@ const struct policy_params *policy_params(const struct kernel *k)
 
 void policy_task_start(struct kernel *k, struct task *t)
 {
+    if (policy_params(k)->pct)
+        pct_task_start(k, t);
     /* The events are sorted by thread: find t's first. */
     size_t lo = 0, hi = k->cfg.nscript;
     while (lo < hi) {

@@ -15,6 +15,7 @@ struct policy_params {
     bool cs_inject;                     /* inject inside critical sections too */
     uint64_t signal_delay_min, signal_delay_span; /* a running thread takes a signal within */
     bool script;                                  /* events come from cfg.script */
+    bool pct;                                     /* pct.c's priorities choose the threads */
 };
 
 const struct policy_params *policy_params(const struct kernel *k);

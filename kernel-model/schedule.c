@@ -27,7 +27,9 @@ bool sched_verb_has_arg(enum sched_verb v)
 
 int schedule_version_for(enum kernel_policy policy, const struct sched_event *events, size_t n)
 {
-    /* Only a pick makes a version 2 file, and only a script with picks replays them. */
+    /* Only pct and a script with picks make picks. */
+    if (policy == POLICY_PCT)
+        return 2;
     for (size_t i = 0; policy == POLICY_SCRIPT && i < n; i++)
         if (events[i].verb == VERB_PICK)
             return 2;
@@ -211,6 +213,8 @@ enum key {
     KEY_RSEQ_DEBUG,
     KEY_POLICY,
     KEY_FILL,
+    KEY_PCT_DEPTH,
+    KEY_PCT_STEPS,
     KEY_COUNT
 };
 static const char *const key_names[KEY_COUNT] = {
@@ -228,6 +232,8 @@ static const char *const key_names[KEY_COUNT] = {
     [KEY_RSEQ_DEBUG] = "rseq-debug",
     [KEY_POLICY] = "policy",
     [KEY_FILL] = "fill",
+    [KEY_PCT_DEPTH] = "pct-depth",
+    [KEY_PCT_STEPS] = "pct-steps",
 };
 
 static bool header_line(struct parser *ps, const char *key)
@@ -329,11 +335,22 @@ static bool header_line(struct parser *ps, const char *key)
         if (!one_of(ps, "policy", word(ps), kernel_policy_names, &word_index))
             return false;
         s->policy = (enum kernel_policy)word_index;
+        if (s->policy == POLICY_PCT && !since_version_2(ps, "policy pct"))
+            return false;
         break;
     case KEY_FILL:
         if (!one_of(ps, "fill", word(ps), fills, &word_index))
             return false;
         s->fill = (enum sched_fill)word_index;
+        break;
+    case KEY_PCT_DEPTH:
+        if (!since_version_2(ps, key) || !number(ps, key, word(ps), 1, KERNEL_PCT_DEPTH_MAX, &v))
+            return false;
+        s->pct_depth = (uint32_t)v;
+        break;
+    case KEY_PCT_STEPS:
+        if (!since_version_2(ps, key) || !number(ps, key, word(ps), 1, UINT64_MAX, &s->pct_steps))
+            return false;
         break;
     case KEY_COUNT:
         break;
@@ -454,6 +471,8 @@ struct schedule *schedule_parse(const char *text, size_t len, char *err, size_t 
     s->kernel = KERNEL_6_18;
     s->rseq_debug = RSEQ_DEBUG_KILL;
     s->policy = POLICY_SCRIPT;
+    s->pct_depth = KERNEL_PCT_DEPTH_DEFAULT;
+    s->pct_steps = KERNEL_PCT_STEPS_DEFAULT;
     struct parser ps = {.s = s, .err = err, .errlen = errlen};
     bool ok = true, in_events = false;
     size_t pos = 0;
@@ -625,9 +644,12 @@ void schedule_write_header(FILE *out, const struct schedule *s)
     fprintf(out, "cpus %d\nnodes %d\nkernel %s\nseed %llu\nmax-insns %llu\n", s->cpus, s->nodes,
             kernel_profile_names[s->kernel], (unsigned long long)s->seed,
             (unsigned long long)s->max_insns);
-    fprintf(out, "cs-inject-span %u\nrseq-debug %s\npolicy %s\nfill %s\nevents\n",
-            s->cs_inject_span, kernel_rseq_debug_names[s->rseq_debug],
-            kernel_policy_names[s->policy], s->fill == FILL_NONE ? "none" : "round-robin");
+    fprintf(out, "cs-inject-span %u\nrseq-debug %s\npolicy %s\n", s->cs_inject_span,
+            kernel_rseq_debug_names[s->rseq_debug], kernel_policy_names[s->policy]);
+    if (s->policy == POLICY_PCT)
+        fprintf(out, "pct-depth %u\npct-steps %llu\n", s->pct_depth,
+                (unsigned long long)s->pct_steps);
+    fprintf(out, "fill %s\nevents\n", s->fill == FILL_NONE ? "none" : "round-robin");
 }
 
 void schedule_write_event(FILE *out, int tid, uint64_t at, enum sched_verb verb, int arg)

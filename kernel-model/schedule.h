@@ -64,6 +64,8 @@ struct schedule {
     uint32_t cs_inject_span;
     enum kernel_rseq_debug rseq_debug;
     enum kernel_policy policy; /* the one that made the decisions: information */
+    uint32_t pct_depth;        /* its options, if it is pct: information */
+    uint64_t pct_steps;
     enum sched_fill fill;
     struct sched_event *events; /* sorted by thread, position, then line */
     size_t nevents;
@@ -71,8 +73,8 @@ struct schedule {
 
 const char *sched_verb_name(enum sched_verb v);
 bool sched_verb_has_arg(enum sched_verb v);
-/* The oldest version that can hold the recording of a run of this policy, which follows these
- * events (none unless it is script). */
+/* The oldest version that can hold the recording of a run of this policy (pct may pick), which
+ * follows these events (none unless it is script). */
 int schedule_version_for(enum kernel_policy policy, const struct sched_event *events, size_t n);
 
 /* NULL with "line N: why" in err. A file without an "events" line is all events. */

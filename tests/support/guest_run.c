@@ -62,6 +62,11 @@ int guest_run(const char *arch, const char *name, const char *const *args,
         cfg.cs_inject_span = 0;
     cfg.rseq_debug = opts->rseq_debug;
     cfg.rseq_watch = opts->rseq_watch;
+    cfg.policy = opts->policy;
+    if (opts->pct_depth)
+        cfg.pct_depth = opts->pct_depth;
+    if (opts->pct_steps)
+        cfg.pct_steps = opts->pct_steps;
     for (int i = 0; opts->injects && opts->injects[i] && i < KERNEL_INJECTS_MAX; i++) {
         if (kernel_inject_parse(opts->injects[i], &cfg.injects[i], err, sizeof(err)) != 0) {
             snprintf(r->err, sizeof(r->err), "%s", err);

@@ -29,6 +29,9 @@ struct guest_opts {
     const char *const *injects; /* NULL-terminated "ACTION@WHERE[#N]" (kernel_inject_parse) */
     enum kernel_rseq_debug rseq_debug;
     bool rseq_watch;
+    enum kernel_policy policy; /* 0: random */
+    uint32_t pct_depth;        /* 0: the default */
+    uint64_t pct_steps;        /* 0: the default */
 };
 
 struct guest_result {

@@ -38,10 +38,13 @@ static const char valid[] = "rseqemu-schedule 1\n"
                             "100:33 ipi\n"
                             "101:499 signal 12\n";
 
-/* Version 2 adds the pick event. */
+/* Version 2 adds the pick event and pct's options. */
 static const char valid_v2[] = "rseqemu-schedule 2\n"
                                "program \"guests/x86_64/ledger\"\n"
                                "cpus 2\n"
+                               "policy pct\n"
+                               "pct-depth 2\n"
+                               "pct-steps 64\n"
                                "fill none\n"
                                "events\n"
                                "101:900 preempt\n"
@@ -100,6 +103,9 @@ Test(schedule, version_2_has_pick_events)
     struct schedule *s = parse(valid_v2, err, sizeof(err));
     cr_assert_not_null(s, "%s", err);
     cr_expect_eq(s->version, 2);
+    cr_expect_eq(s->policy, POLICY_PCT);
+    cr_expect_eq(s->pct_depth, 2);
+    cr_expect_eq(s->pct_steps, 64);
     cr_assert_eq(s->nevents, 4);
     cr_expect_eq(s->events[0].tid, 100);
     cr_expect_eq(s->events[0].verb, VERB_PICK);
@@ -120,6 +126,7 @@ Test(schedule, a_recording_is_version_2_only_when_it_can_hold_a_pick)
     cr_assert(v1 && v2, "%s", err);
     cr_expect_eq(schedule_version_for(POLICY_RANDOM, NULL, 0), 1);
     cr_expect_eq(schedule_version_for(POLICY_ROUND_ROBIN, NULL, 0), 1);
+    cr_expect_eq(schedule_version_for(POLICY_PCT, NULL, 0), 2, "pct picks");
     cr_expect_eq(schedule_version_for(POLICY_SCRIPT, v1->events, v1->nevents), 1);
     cr_expect_eq(schedule_version_for(POLICY_SCRIPT, v2->events, v2->nevents), 2,
                  "replaying picks records picks");
@@ -162,6 +169,9 @@ static void write_and_read_again(const char *text)
     for (int i = 0; s->envp[i]; i++)
         cr_expect_str_eq(t->envp[i], s->envp[i]);
     cr_expect_eq(t->version, s->version);
+    cr_expect_eq(t->policy, s->policy);
+    cr_expect_eq(t->pct_depth, s->pct_depth);
+    cr_expect_eq(t->pct_steps, s->pct_steps);
     cr_expect_eq(t->cpus, s->cpus);
     cr_expect_eq(t->seed, s->seed);
     cr_assert_eq(t->nevents, s->nevents);
@@ -219,6 +229,13 @@ Test(schedule, bad_files_are_refused_with_their_line_and_reason)
         {"rseqemu-schedule 2\nevents\n100:5 pick x\n", "line 3: pick: expected a number"},
         {"rseqemu-schedule 2\nevents\n100:5 pick 101 7\n", "line 3: unexpected '7'"},
         {"rseqemu-schedule 2\nevents\n100:5 pick 3000000000\n", "line 3: pick: 3000000000 is"},
+        {"rseqemu-schedule 1\npolicy pct\n", "line 2: policy pct needs 'rseqemu-schedule 2'"},
+        {"rseqemu-schedule 1\npct-depth 2\n", "line 2: pct-depth needs 'rseqemu-schedule 2'"},
+        {"rseqemu-schedule 1\npct-steps 9\n", "line 2: pct-steps needs 'rseqemu-schedule 2'"},
+        {"rseqemu-schedule 2\npct-depth 17\n", "line 2: pct-depth: 17 is out of range"},
+        {"rseqemu-schedule 2\npct-depth 0\n", "line 2: pct-depth: 0 is out of range"},
+        {"rseqemu-schedule 2\npct-steps 0\n", "line 2: pct-steps: 0 is out of range"},
+        {"rseqemu-schedule 2\npct-steps 1\npct-steps 1\n", "line 3: 'pct-steps' is given twice"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char err[256];
