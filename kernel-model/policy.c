@@ -22,7 +22,7 @@ static const struct policy_params params[] = {
     [POLICY_ROUND_ROBIN] = {.slice_min = 10000, .quantum_min = 1000000, .signal_delay_min = 10000},
     [POLICY_SCRIPT] = {.script = true},
     /* The CPUs interleave as under round-robin; the time slice only guards against a thread
-     * that spins without a system call (pct.c). */
+     * that spins without a system call (expire() in sched.c). */
     [POLICY_PCT] = {.slice_min = 10000,
                     .quantum_min = 3000000,
                     .signal_delay_min = 10000,
