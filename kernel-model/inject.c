@@ -225,12 +225,17 @@ void inject_watch_hit(struct kernel *k, struct kcpu *c, struct task *t, const st
     size_t chosen = SIZE_MAX;
     int kind = INJECT_PREEMPT, arg = -1;
     bool in_section = false, pct_pass = false;
+    /* pct counts every entry as a step: only a stop that ran nothing since it resumed here has
+     * had the block's first instruction; a loop back to this block enters a section there
+     * again. (The other policies skip it whenever the run began here.) */
+    bool pct = policy_params(k)->pct, again = resumed && ex->insns == 0;
+    bool skip_first = pct ? again : resumed;
     if (ex->watch_cs) {
         /* The block enters a critical section: the injection lands on one of the section's
          * next instructions, counted from its entry as the thread runs them. */
         guest_addr_t cs_start, cs_end;
         uint32_t *note =
-            aspace_watch_find(as, ex->watch_addr + (resumed ? 1 : 0),
+            aspace_watch_find(as, ex->watch_addr + (skip_first ? 1 : 0),
                               ex->watch_addr + ex->watch_size, ASPACE_WATCH_CS, &cs_start, &cs_end);
         if (note) {
             if (!*note) { /* the section's length in instructions, decoded once */
@@ -240,11 +245,11 @@ void inject_watch_hit(struct kernel *k, struct kcpu *c, struct task *t, const st
             }
             size_t entry = insns_until(k, as, ex->watch_addr, cs_start);
             bool enters = *note && (entry || cs_start == ex->watch_addr);
-            if (enters && policy_params(k)->pct) {
+            if (enters && pct) {
                 /* A step, unless the run stopped here again before running anything; a change
                  * point lowers t now, and it gives way (if it must) on the section's first
                  * instruction, so that the section aborts. */
-                if (!(resumed && ex->insns == 0) && pct_step(k, t)) {
+                if (!again && pct_step(k, t)) {
                     chosen = entry;
                     kind = INJECT_PCT_STOP;
                 }

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rseq_guest.h"
+
 static uint64_t now_ns(void)
 {
     struct timespec ts;
@@ -173,6 +175,34 @@ static int wait_for_flag(int yield)
     return 0;
 }
 
+/* A loop whose body is a critical section the program declares (and never arms) and which
+ * jumps straight back to its first instruction: every pass enters the section. */
+static int section_loop(void)
+{
+    long n = 1000;
+    __asm__ volatile(RSEQ_GUEST_DESCRIPTOR(3, 1f, 2f, 4f)
+#if defined(__x86_64__)
+                         "1:\n\t"
+                         "dec %[n]\n\t"
+                         "jnz 1b\n\t"
+                         "2:\n\t"
+                         "jmp 5f\n\t"
+#else
+                         "1:\n\t"
+                         "subs %[n], %[n], #1\n\t"
+                         "b.ne 1b\n\t"
+                         "2:\n\t"
+                         "b 5f\n\t"
+#endif
+                         "4:\n\t"
+                         "5:\n\t"
+                     : [n] "+r"(n)
+                     :
+                     : "cc", "memory");
+    printf("1000 passes\n");
+    return (int)n;
+}
+
 static int cpus(void)
 {
     printf("%ld\n", sysconf(_SC_NPROCESSORS_ONLN));
@@ -200,7 +230,9 @@ int main(int argc, char **argv)
         return wait_for_flag(1);
     if (!strcmp(s, "spinwait"))
         return wait_for_flag(0);
+    if (!strcmp(s, "sectionloop"))
+        return section_loop();
     fprintf(stderr, "usage: sched_probe yield|sleep|timers|progress|migrations|cpus|order|"
-                    "yieldwait|spinwait\n");
+                    "yieldwait|spinwait|sectionloop\n");
     return 2;
 }

@@ -188,6 +188,17 @@ Test(pct, a_thread_that_spins_waiting_for_a_lower_one_lets_it_run)
         }
 }
 
+Test(pct, every_entry_into_a_section_is_one_step)
+{
+    for (int a = 0; a < 2; a++) {
+        run_pct(guest_arches[a], "sectionloop", 3, 1);
+        cr_expect_str_eq(r.out, "1000 passes\n");
+        /* Even when the loop jumps straight back to the section's first instruction. */
+        cr_expect_eq(guest_stat(&r, "pct_steps"), guest_stat(&r, "syscalls") + 1000, "%s\n%s",
+                     guest_arches[a], r.stats);
+    }
+}
+
 Test(pct, same_seed_same_run_and_different_seeds_differ)
 {
     for (int a = 0; a < 2; a++) {
