@@ -82,7 +82,14 @@ int cmd_replay(int argc, char **argv)
     cfg->cs_inject_span = s->cs_inject_span;
     cfg->quiet = o.quiet;
     cfg->envp = (const char *const *)s->envp;
-    snprintf(r.cmd, sizeof(r.cmd), "rseqemu replay %s", file);
+    /* The options of the run it replays are information; pct's say how it was found. */
+    if (s->policy == POLICY_PCT)
+        snprintf(r.cmd, sizeof(r.cmd),
+                 "rseqemu replay %s (recorded with --policy pct --pct-depth %u --pct-steps %llu "
+                 "--seed %llu)",
+                 file, s->pct_depth, (unsigned long long)s->pct_steps, (unsigned long long)s->seed);
+    else
+        snprintf(r.cmd, sizeof(r.cmd), "rseqemu replay %s", file);
     int code = run_exec(&r);
     schedule_free(s);
     return code;

@@ -13,8 +13,10 @@
 
 extern char **environ;
 
+#define UNSET UINT64_MAX /* an option not given */
+
 struct run_opts {
-    uint64_t cpus, nodes, seed, max_insns, cs_inject_span;
+    uint64_t cpus, nodes, seed, max_insns, cs_inject_span, pct_depth, pct_steps;
     bool digest, quiet, stats, inherit_env, no_fast_stores, verify_icount, rseq_watch;
     const char *kernel, *rseq_debug, *policy, *schedule, *record, *cpu_opv_nr, *offline;
     struct opt_list env, inject_at;
@@ -35,6 +37,9 @@ static void describe(char *buf, size_t len, const struct run_opts *o)
                      (unsigned long long)o->cpus);
     if (strcmp(o->policy, "random"))
         n += snprintf(buf + n, len - (size_t)n, " --policy %s", o->policy);
+    if (!strcmp(o->policy, "pct"))
+        n += snprintf(buf + n, len - (size_t)n, " --pct-depth %llu --pct-steps %llu",
+                      (unsigned long long)o->pct_depth, (unsigned long long)o->pct_steps);
     if (o->schedule)
         n += snprintf(buf + n, len - (size_t)n, " --schedule %s", o->schedule);
     if (strcmp(o->kernel, "6.18"))
@@ -60,6 +65,8 @@ int cmd_run(int argc, char **argv)
                          .nodes = 1,
                          .seed = 1,
                          .cs_inject_span = 16,
+                         .pct_depth = UNSET,
+                         .pct_steps = UNSET,
                          .kernel = "6.18",
                          .rseq_debug = "kill",
                          .policy = "random"};
@@ -70,8 +77,12 @@ int cmd_run(int argc, char **argv)
          "CPUs possible but offline from the start, e.g. 1,3 or 2-5 (never CPU 0)"},
         {"seed", OPT_U64, &o.seed, "S", "seed of every scheduling choice (default 1)"},
         {"max-insns", OPT_U64, &o.max_insns, "N", "stop a runaway guest after N instructions"},
-        {"policy", OPT_STRING, &o.policy, "random|round-robin|script",
+        {"policy", OPT_STRING, &o.policy, "random|round-robin|script|pct",
          "who makes the scheduling decisions (default random)"},
+        {"pct-depth", OPT_U64, &o.pct_depth, "D",
+         "pct: the bug depth aimed at, D-1 priority change points (1..16, default 3)"},
+        {"pct-steps", OPT_U64, &o.pct_steps, "K",
+         "pct: steps the change points are drawn from (default 100; see stat pct_steps)"},
         {"schedule", OPT_STRING, &o.schedule, "FILE", "the events for --policy script"},
         {"record", OPT_STRING, &o.record, "FILE", "write the run's schedule to FILE, for replay"},
         {"nodes", OPT_U64, &o.nodes, "N", "NUMA nodes the CPUs are spread over (default 1)"},
@@ -138,7 +149,8 @@ int cmd_run(int argc, char **argv)
     if (debug < 0)
         return usage_error("--rseq-debug must be kill, report or off, not '%s'", o.rseq_debug);
     if (policy < 0)
-        return usage_error("--policy must be random, round-robin or script, not '%s'", o.policy);
+        return usage_error("--policy must be random, round-robin, script or pct, not '%s'",
+                           o.policy);
     cfg->profile = (enum kernel_profile)profile;
     cfg->rseq_debug = (enum kernel_rseq_debug)debug;
     cfg->policy = (enum kernel_policy)policy;
@@ -147,6 +159,21 @@ int cmd_run(int argc, char **argv)
                            o.cpu_opv_nr);
     if ((cfg->policy == POLICY_SCRIPT) != (o.schedule != NULL))
         return usage_error("%s", "--policy script and --schedule FILE go together");
+    if (cfg->policy != POLICY_PCT && (o.pct_depth != UNSET || o.pct_steps != UNSET))
+        return usage_error("%s", "--pct-depth and --pct-steps go with --policy pct");
+    if (o.pct_depth == UNSET)
+        o.pct_depth = KERNEL_PCT_DEPTH_DEFAULT;
+    if (o.pct_steps == UNSET)
+        o.pct_steps = KERNEL_PCT_STEPS_DEFAULT;
+    if (o.pct_depth < 1 || o.pct_depth > KERNEL_PCT_DEPTH_MAX) {
+        fprintf(stderr, "rseqemu run: --pct-depth must be between 1 and %d\n",
+                KERNEL_PCT_DEPTH_MAX);
+        return EXIT_USAGE;
+    }
+    if (o.pct_steps < 1)
+        return usage_error("%s", "--pct-steps must be at least 1");
+    cfg->pct_depth = (uint32_t)o.pct_depth;
+    cfg->pct_steps = o.pct_steps;
     if (cfg->policy == POLICY_SCRIPT && o.inject_at.count)
         return usage_error("%s", "--inject-at does not mix with --policy script: put the event "
                                  "in the schedule");

@@ -32,7 +32,8 @@ static int exit_for_result(const struct kernel_result *r)
 /* The header a replay needs: the program, its hash, and every option that shapes the run. */
 static void write_record_header(FILE *out, const struct run_exec *r, uint64_t hash)
 {
-    struct schedule s = {.version = SCHEDULE_VERSION,
+    struct schedule s = {.version =
+                             schedule_version_for(r->cfg.policy, r->cfg.script, r->cfg.nscript),
                          .program = (char *)r->prog,
                          .has_hash = true,
                          .program_hash = hash,
@@ -48,6 +49,8 @@ static void write_record_header(FILE *out, const struct run_exec *r, uint64_t ha
                          .rseq_debug = r->cfg.rseq_debug,
                          .cpu_opv_nr = r->cfg.cpu_opv_nr,
                          .policy = r->cfg.policy,
+                         .pct_depth = r->cfg.pct_depth,
+                         .pct_steps = r->cfg.pct_steps,
                          .fill = FILL_NONE};
     snprintf(s.arch, sizeof(s.arch), "%s", r->cfg.arch->name);
     schedule_write_header(out, &s);

@@ -11,6 +11,8 @@
 #include "emu/disasm.h"
 #include "emu/loader.h"
 #include "event.h"
+#include "pct.h"
+#include "policy.h"
 #include "sched.h"
 #include "signal.h"
 #include "task.h"
@@ -223,13 +225,18 @@ void inject_watch_hit(struct kernel *k, struct kcpu *c, struct task *t, const st
     t->watch_resume_points_end = ex->watch_addr + 1;
     size_t chosen = SIZE_MAX;
     int kind = INJECT_PREEMPT, arg = -1;
-    bool in_section = false;
+    bool in_section = false, pct_pass = false;
+    /* pct counts every entry as a step: only a stop that ran nothing since it resumed here has
+     * had the block's first instruction; a loop back to this block enters a section there
+     * again. (The other policies skip it whenever the run began here.) */
+    bool pct = policy_params(k)->pct, again = resumed && ex->insns == 0;
+    bool skip_first = pct ? again : resumed;
     if (ex->watch_cs) {
         /* The block enters a critical section: the injection lands on one of the section's
          * next instructions, counted from its entry as the thread runs them. */
         guest_addr_t cs_start, cs_end;
         uint32_t *note =
-            aspace_watch_find(as, ex->watch_addr + (resumed ? 1 : 0),
+            aspace_watch_find(as, ex->watch_addr + (skip_first ? 1 : 0),
                               ex->watch_addr + ex->watch_size, ASPACE_WATCH_CS, &cs_start, &cs_end);
         if (note) {
             if (!*note) { /* the section's length in instructions, decoded once */
@@ -238,13 +245,27 @@ void inject_watch_hit(struct kernel *k, struct kcpu *c, struct task *t, const st
                                                     cs_ips, BLOCK_INSNS_MAX);
             }
             size_t entry = insns_until(k, as, ex->watch_addr, cs_start);
-            if (*note && (entry || cs_start == ex->watch_addr)) {
+            bool enters = *note && (entry || cs_start == ex->watch_addr);
+            if (enters && pct) {
+                /* A step, unless the run stopped here again before running anything; a change
+                 * point lowers t now, and it gives way (if it must) on the section's first
+                 * instruction, so that the section aborts. */
+                if (!again && pct_step(k, t)) {
+                    chosen = entry;
+                    kind = INJECT_PCT_STOP;
+                }
+                pct_pass = chosen == SIZE_MAX && cs_start != ex->watch_addr;
+            } else if (enters) {
                 chosen = entry + sched_decide(k, DECIDE_CS_POINT, *note);
                 kind = cs_inject_kind(k, c, t);
                 in_section = true;
             }
         }
         c->cs_countdown = sched_cs_countdown(k);
+        /* Resuming in front of this block skips only its first instruction: the engine counts
+         * the entry of a section that starts further in again, and must let it pass. */
+        if (pct_pass)
+            c->cs_countdown = 2;
     }
     if (k->cfg.ninjects) {
         /* Injections by instruction count every time their instruction is reached, up to the

@@ -18,6 +18,8 @@ enum inject_kind {
     INJECT_TICK = INJECT_ACT_TICK,
     INJECT_NOTIFY = INJECT_ACT_NOTIFY,
     INJECT_SIGNAL_PENDING, /* take a deferred signal now */
+    INJECT_PCT_STOP, /* pct: stop on a section's first instruction, whose entry was a change point
+                      */
 };
 
 /* Resolves the configured injections against the first program (symbols) and watches their

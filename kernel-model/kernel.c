@@ -29,6 +29,7 @@ const char *const kernel_rseq_debug_names[] = {
 const char *const kernel_policy_names[] = {[POLICY_RANDOM] = "random",
                                            [POLICY_ROUND_ROBIN] = "round-robin",
                                            [POLICY_SCRIPT] = "script",
+                                           [POLICY_PCT] = "pct",
                                            NULL};
 
 int kernel_word_parse(const char *const *names, const char *word)
@@ -60,6 +61,8 @@ void kernel_config_defaults(struct kernel_config *cfg)
     cfg->cs_inject_span = 16;
     cfg->profile = KERNEL_6_18;
     cfg->cpu_opv_nr = KERNEL_CPU_OPV_NR_DEFAULT;
+    cfg->pct_depth = KERNEL_PCT_DEPTH_DEFAULT;
+    cfg->pct_steps = KERNEL_PCT_STEPS_DEFAULT;
     cfg->stdin_fd = 0;
     cfg->stdout_fd = 1;
     cfg->stderr_fd = 2;
@@ -78,6 +81,12 @@ struct kernel *kernel_create(const struct kernel_config *cfg, char *err, size_t 
     }
     if (cfg->nodes < 1 || cfg->nodes > cfg->ncpus) {
         snprintf(err, errlen, "--nodes must be between 1 and the number of CPUs (%d)", cfg->ncpus);
+        return NULL;
+    }
+    if (cfg->policy == POLICY_PCT &&
+        (cfg->pct_depth < 1 || cfg->pct_depth > KERNEL_PCT_DEPTH_MAX || cfg->pct_steps < 1)) {
+        snprintf(err, errlen, "--pct-depth must be between 1 and %d, --pct-steps at least 1",
+                 KERNEL_PCT_DEPTH_MAX);
         return NULL;
     }
     struct kernel *k = calloc(1, sizeof(*k));
@@ -233,4 +242,6 @@ void kernel_print_stats(const struct kernel *k, FILE *out)
         fprintf(out, "stat %s %llu\n", figures[i].name, (unsigned long long)v);
     }
     fprintf(out, "stat fast_stores %d\n", emu_fast_stores_active(k->emu) ? 1 : 0);
+    if (k->cfg.policy == POLICY_PCT)
+        fprintf(out, "stat pct_steps %llu\n", (unsigned long long)k->st->stats.pct_steps);
 }

@@ -42,11 +42,20 @@ enum kernel_policy {
     POLICY_RANDOM,      /* seeded slices, preemptions, migrations, biased toward sections */
     POLICY_ROUND_ROBIN, /* fixed slices and time slices, nothing injected */
     POLICY_SCRIPT,      /* a schedule file's events (cfg.script), round-robin or nothing between */
+    POLICY_PCT,         /* thread priorities lowered at random steps (probabilistic concurrency
+                           testing): the highest-priority runnable thread runs */
 };
 
+/* --policy pct: the bug depth d it aims at (d-1 priority change points) and k, the number of
+ * steps they are drawn from (README "Policies"). */
+#define KERNEL_PCT_DEPTH_MAX     16
+#define KERNEL_PCT_DEPTH_DEFAULT 3
+#define KERNEL_PCT_STEPS_DEFAULT 100
+
 /* The words the command line and schedule files use for profiles ("6.18", "6.1"), debug modes
- * ("kill", "report", "off") and policies ("random", "round-robin", "script"): NULL-terminated,
- * in enum order. kernel_word_parse() gives a word's index in such a list, or -1. */
+ * ("kill", "report", "off") and policies ("random", "round-robin", "script", "pct"):
+ * NULL-terminated, in enum order. kernel_word_parse() gives a word's index in such a list, or -1.
+ */
 extern const char *const kernel_profile_names[];
 extern const char *const kernel_rseq_debug_names[];
 extern const char *const kernel_policy_names[];
@@ -105,6 +114,9 @@ struct kernel_config {
     const struct sched_event *script;
     size_t nscript;
     int script_fill;
+    /* POLICY_PCT: d, 1 to KERNEL_PCT_DEPTH_MAX, and k, at least 1. */
+    uint32_t pct_depth;
+    uint64_t pct_steps;
     /* --record: each decision's effect as a schedule event line (the CLI writes the header). */
     FILE *record;
     /* --trace, --trace-json, --perfetto: where the run's events go (trace.h); NULL: nowhere. */

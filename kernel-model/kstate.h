@@ -130,6 +130,7 @@ struct task {
     uint64_t quantum_left;
     uint64_t start_ns;
     uint32_t script_next; /* its next event in cfg.script */
+    int64_t pct_prio;     /* --policy pct: the higher runs first (pct.c) */
     /* signals */
     uint64_t blocked;
     uint64_t saved_blocked; /* sigsuspend / sigtimedwait: the mask to restore */
@@ -230,6 +231,15 @@ struct kcpu {
      * (the latency of the interrupt that brings it). */
     bool signal_deferred;
     uint64_t signal_deadline;
+    /* A schedule's pick event (its index in cfg.script), taken when curr left: the thread c
+     * runs next. */
+    bool pick_pending;
+    uint32_t pick_event;
+    /* --policy pct: the thread that left last and its position, where a pick out of queue
+     * order is recorded; forgotten once that thread is switched in again, anywhere. */
+    bool leaver_valid;
+    int leaver_tid;
+    uint64_t leaver_at;
 };
 
 enum timer_kind { TIMER_TASK_WAIT, TIMER_ITIMER };
@@ -259,6 +269,14 @@ struct kstats {
     uint64_t cs_injections;       /* injections placed inside a critical section */
     uint64_t rseq_syscalls_in_cs; /* debug check */
     uint64_t rseq_field_writes;   /* debug check */
+    uint64_t pct_steps;           /* --policy pct: steps so far (pct.c) */
+};
+
+/* --policy pct (pct.c). */
+struct pct_state {
+    uint64_t change_at[KERNEL_PCT_DEPTH_MAX - 1]; /* change point i+1: a step number */
+    uint32_t threads;                             /* given a start priority so far */
+    int64_t floor;                                /* the next priority a yield gives */
 };
 
 struct kstate {
@@ -271,6 +289,7 @@ struct kstate {
     uint64_t timer_seq;
     struct task *futex_buckets[FUTEX_BUCKETS];
     struct rng sched_rng, getrandom_rng;
+    struct pct_state pct;
     int next_tid;
     uint8_t *script_done; /* a bit per event of cfg.script: it happened */
     /* The CPU that ran guest code last and its thread, if that thread is still on it. */

@@ -15,6 +15,7 @@ struct policy_params {
     bool cs_inject;                     /* inject inside critical sections too */
     uint64_t signal_delay_min, signal_delay_span; /* a running thread takes a signal within */
     bool script;                                  /* events come from cfg.script */
+    bool pct;                                     /* pct.c's priorities choose the threads */
 };
 
 const struct policy_params *policy_params(const struct kernel *k);
@@ -25,6 +26,8 @@ void policy_task_start(struct kernel *k, struct task *t);
 uint64_t policy_script_next(const struct kernel *k, const struct task *t);
 /* t's next event if it is due at t's position (and consumes it), else NULL. */
 const struct sched_event *policy_script_take(struct kernel *k, struct task *t);
+/* t leaves its CPU at its position: the pick event there, taken, or NULL. */
+const struct sched_event *policy_script_leave(struct kernel *k, struct task *t);
 /* t exits: a `switch` at its last position did its work when t stopped there. */
 void policy_task_exit(struct kernel *k, struct task *t);
 /* An event that cannot happen: reported with its line, and the run ends. */
@@ -34,5 +37,8 @@ void policy_script_finish(struct kernel *k);
 
 /* --record: t, at its position, does what verb says. */
 void policy_record(struct kernel *k, const struct task *t, enum sched_verb verb, int arg);
+/* --record: thread tid did what verb says at position at (a pick is known only after its
+ * thread has left). */
+void policy_record_at(struct kernel *k, int tid, uint64_t at, enum sched_verb verb, int arg);
 
 #endif

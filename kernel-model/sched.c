@@ -16,6 +16,7 @@
 #include "hotplug.h"
 #include "inject.h"
 #include "mm_cid.h"
+#include "pct.h"
 #include "policy.h"
 #include "report.h"
 #include "rseq.h"
@@ -39,6 +40,8 @@ void sched_init(struct kernel *k)
         k->st->cpus[i].online = !(k->cfg.offline & bit(i));
     }
     rng_init(&k->st->sched_rng, k->cfg.seed, RNG_STREAM_SCHED);
+    if (policy_params(k)->pct)
+        pct_init(k);
 }
 
 uint64_t sched_decide(struct kernel *k, enum sched_decision d, uint64_t bound)
@@ -110,6 +113,9 @@ static uint64_t new_quantum(struct kernel *k)
 
 uint32_t sched_cs_countdown(struct kernel *k)
 {
+    /* pct counts every entry into a watched section as a step (pct.c). */
+    if (policy_params(k)->pct)
+        return k->cfg.cs_inject_span ? 1 : 0;
     uint32_t span = policy_params(k)->cs_inject ? k->cfg.cs_inject_span : 0;
     return span ? 1 + (uint32_t)sched_decide(k, DECIDE_CS_SKIP, span) : 0;
 }
@@ -184,13 +190,51 @@ static void enqueue(struct kernel *k, struct kcpu *c, struct task *t)
     rq_append(c, t);
 }
 
-/* c's next thread from its queue, or idle. */
+/* The thread a schedule's pick event names, if it waits in c's queue; else the run ends. */
+static struct task *script_pick(struct kernel *k, struct kcpu *c)
+{
+    const struct sched_event *e = &k->cfg.script[c->pick_event];
+    c->pick_pending = false;
+    for (struct task *t = c->rq_head; t; t = t->rq_next)
+        if (t->tid == e->arg)
+            return t;
+    char why[80];
+    snprintf(why, sizeof(why), "thread %d is not runnable on CPU %d here", e->arg, c->id);
+    policy_script_refuse(k, e, why);
+    return c->rq_head;
+}
+
+/* next is switched in on c: it is nobody's leaver any more. */
+static void forget_leaver(struct kernel *k, const struct task *next)
+{
+    for (int i = 0; i < k->cfg.ncpus; i++)
+        if (k->st->cpus[i].leaver_valid && k->st->cpus[i].leaver_tid == next->tid)
+            k->st->cpus[i].leaver_valid = false;
+}
+
+/* c's next thread: the first of its queue unless a pick event names another or pct prefers
+ * another; or idle. A thread taken out of queue order is recorded as a pick event, positioned
+ * where the thread that left c did so, for a replay to take the same one. pct chooses only
+ * when that thread has not been switched in since (its later events would come first in the
+ * file): otherwise c takes the first, and the next policy point gives way (policy_point). */
 static void pick_next(struct kernel *k, struct kcpu *c)
 {
     struct task *next = c->rq_head;
+    if (next && c->pick_pending) {
+        const struct sched_event *e = &k->cfg.script[c->pick_event];
+        next = script_pick(k, c);
+        if (next != c->rq_head)
+            policy_record_at(k, e->tid, e->at, VERB_PICK, next->tid);
+    } else if (next && c->leaver_valid && policy_params(k)->pct) {
+        next = pct_highest(c);
+        if (next != c->rq_head)
+            policy_record_at(k, c->leaver_tid, c->leaver_at, VERB_PICK, next->tid);
+    }
     c->curr = next;
     if (!next)
         return;
+    if (policy_params(k)->pct)
+        forget_leaver(k, next);
     rq_remove(c, next);
     next->state = TASK_RUNNING;
     mm_cid_switch_in(k, next, c->id);
@@ -201,10 +245,28 @@ static void pick_next(struct kernel *k, struct kcpu *c)
     event_emit(k, EV_SWITCH, next, (uint64_t)c->id, 0, 0);
 }
 
+/* t leaves c: what runs next there may be the script's to say, or pct's to record. */
+static void note_leave(struct kernel *k, struct kcpu *c, struct task *t)
+{
+    if (policy_params(k)->pct) {
+        c->leaver_valid = true;
+        c->leaver_tid = t->tid;
+        c->leaver_at = t->insns;
+    }
+    if (!policy_params(k)->script)
+        return;
+    const struct sched_event *e = policy_script_leave(k, t);
+    if (e) {
+        c->pick_pending = true;
+        c->pick_event = (uint32_t)(e - k->cfg.script);
+    }
+}
+
 /* Takes c's current thread off the CPU (preempted, blocked or leaving). */
 static void switch_out(struct kernel *k, struct kcpu *c)
 {
     struct task *prev = c->curr;
+    note_leave(k, c, prev);
     c->curr = NULL;
     rseq_preempt(k, prev);
     if (c->signal_deferred) {
@@ -315,6 +377,8 @@ static void requeue_current(struct kernel *k, struct kcpu *c)
 void sched_yield(struct kernel *k, struct task *t)
 {
     struct kcpu *c = &k->st->cpus[t->cpu];
+    if (policy_params(k)->pct)
+        pct_yield(k, t); /* else it would be chosen again at once: spin-and-yield loops */
     if (c->curr != t || c->rq_len == 0)
         return; /* nothing else to run: Linux returns to the same thread, no switch */
     requeue_current(k, c);
@@ -368,6 +432,7 @@ void sched_remove(struct kernel *k, struct task *t)
 {
     struct kcpu *c = &k->st->cpus[t->cpu];
     if (c->curr == t) {
+        note_leave(k, c, t);
         c->curr = NULL;
         pick_next(k, c);
     } else if (t->state == TASK_RUNNABLE) {
@@ -598,6 +663,8 @@ static void handle_exit(struct kernel *k, struct kcpu *c, struct task *t, const 
     }
     switch (ex->kind) {
     case EMU_EXIT_SYSCALL:
+        if (policy_params(k)->pct)
+            pct_step(k, t); /* a change point lowers t on its way in; it gives way on return */
         syscall_dispatch(k, t);
         break;
     case EMU_EXIT_BUDGET:
@@ -633,6 +700,16 @@ static int migration_target(struct kernel *k, const struct kcpu *c, const struct
         if ((others & bit(i)) && pick-- == 0)
             return i;
     return -1;
+}
+
+/* A preemption: the thread is switched out (another thread or a kernel thread runs) and
+ * comes back through the return-to-user path. */
+static void preempt(struct kernel *k, struct kcpu *c, struct task *t)
+{
+    policy_record(k, t, VERB_PREEMPT, 0);
+    k->st->stats.preemptions++;
+    event_emit(k, EV_PREEMPT, t, 0, 0, 0);
+    requeue_current(k, c);
 }
 
 /* An injection into c's running thread t, at its current instruction. */
@@ -673,24 +750,30 @@ static void inject(struct kernel *k, struct kcpu *c, struct task *t)
         }
         arm_injection(k, c, t);
         return;
+    case INJECT_PCT_STOP:
+        /* t stands on the section's first instruction and keeps its CPU (policy_point gave
+         * way first if it had to): the entry has been counted, running it must not count it
+         * again. */
+        t->watch_resume = task_reg(k, t, REG_IP);
+        arm_injection(k, c, t);
+        return;
     default:
         break;
     }
-    /* A preemption: the thread is switched out (another thread or a kernel thread runs) and
-     * comes back through the return-to-user path. */
-    policy_record(k, t, VERB_PREEMPT, 0);
-    k->st->stats.preemptions++;
-    event_emit(k, EV_PREEMPT, t, 0, 0, 0);
-    requeue_current(k, c);
+    preempt(k, c, t);
 }
 
-/* The thread's time slice is over: behind the others on its CPU, if there are others. */
+/* The thread's time slice is over: behind the others on its CPU, if there are others. Under
+ * pct a thread that outranks the others for a whole slice most likely spins waiting for one of
+ * them: it goes below them, as if it had yielded, so that the one it waits for runs. */
 static void expire(struct kernel *k, struct kcpu *c, struct task *t)
 {
     if (c->rq_len == 0) {
         t->quantum_left = new_quantum(k);
         return;
     }
+    if (policy_params(k)->pct)
+        pct_yield(k, t);
     policy_record(k, t, VERB_EXPIRE, 0);
     k->st->stats.preemptions++;
     event_emit(k, EV_PREEMPT, t, 2, 0, 0);
@@ -709,6 +792,9 @@ static void script_events(struct kernel *k, struct kcpu *c, struct task *t)
         case VERB_EXPIRE:
             expire(k, c, t);
             break;
+        case VERB_PICK: /* taken when the thread leaves, never while it stays */
+            policy_script_refuse(k, e, "the thread does not leave its CPU here");
+            return;
         case VERB_IPI:
             policy_record(k, t, VERB_IPI, 0);
             event_emit(k, EV_PREEMPT, t, 3, (uint64_t)c->id, 0);
@@ -740,11 +826,28 @@ static void script_events(struct kernel *k, struct kcpu *c, struct task *t)
         arm_injection(k, c, t);
 }
 
-/* Before t runs on: the policy's injection or the script's events, or the end of a time
- * slice. Always here, never straight after a run, so that a replay acts at the same moment
- * as the run it replays, whatever split the runs differently. */
-static void policy_point(struct kernel *k, struct kcpu *c, struct task *t)
+/* pct: a thread of c's queue outranks c's thread t, which must give way; not while t runs to
+ * the first instruction of a section whose entry lowered it: it gives way there. */
+static bool pct_outranked(struct kernel *k, const struct kcpu *c, const struct task *t)
 {
+    if (!policy_params(k)->pct || (c->inject_kind == INJECT_PCT_STOP && t->insns < c->inject_at))
+        return false;
+    const struct task *best = pct_highest(c);
+    return best && best->pct_prio > t->pct_prio;
+}
+
+/* Before t runs on: pct giving way, the policy's injection or the script's events, or the end
+ * of a time slice. Always here, never straight after a run, so that a replay acts at the same
+ * moment as the run it replays, whatever split the runs differently. Giving way comes first: a
+ * replay takes all the events at one position in one pass, so a preemption must not wait for
+ * another pass behind an injection there (whose return-to-user work would then come before
+ * the preemption in the run and after it in the replay). */
+static void policy_point(struct kernel *k, struct kcpu *c, struct task *t, bool outranked)
+{
+    if (outranked) {
+        preempt(k, c, t);
+        return;
+    }
     if (t->insns >= c->inject_at) {
         if (policy_params(k)->script && policy_script_next(k, t) <= t->insns)
             script_events(k, c, t);
@@ -812,8 +915,9 @@ void sched_run(struct kernel *k)
                 continue;
             }
         }
-        if (t->insns >= c->inject_at || t->quantum_left == 0) {
-            policy_point(k, c, t);
+        bool outranked = pct_outranked(k, c, t);
+        if (outranked || t->insns >= c->inject_at || t->quantum_left == 0) {
+            policy_point(k, c, t, outranked);
             k->st->serving = NULL;
             continue;
         }

@@ -20,6 +20,8 @@ enum sched_decision {
     DECIDE_CS_SKIP,      /* critical-section blocks to let run before injecting in one */
     DECIDE_CS_POINT,     /* the instruction of such a block where the injection lands */
     DECIDE_SIGNAL_DELAY, /* instructions a running thread runs before taking a signal */
+    DECIDE_PCT_CHANGE,   /* pct: the step of a priority change point */
+    DECIDE_PCT_PRIORITY, /* pct: a new thread's place among the start priorities */
     DECIDE_COUNT
 };
 

@@ -17,13 +17,25 @@ static const char *const verb_names[VERB_COUNT] = {
     [VERB_PREEMPT] = "preempt", [VERB_MIGRATE] = "migrate", [VERB_SIGNAL] = "signal",
     [VERB_TICK] = "tick",       [VERB_NOTIFY] = "notify",   [VERB_INTERRUPT] = "interrupt",
     [VERB_SWITCH] = "switch",   [VERB_EXPIRE] = "expire",   [VERB_IPI] = "ipi",
-    [VERB_OFFLINE] = "offline", [VERB_ONLINE] = "online",
+    [VERB_OFFLINE] = "offline", [VERB_ONLINE] = "online",   [VERB_PICK] = "pick",
 };
 
 const char *sched_verb_name(enum sched_verb v) { return v < VERB_COUNT ? verb_names[v] : "?"; }
 bool sched_verb_has_arg(enum sched_verb v)
 {
-    return v == VERB_MIGRATE || v == VERB_SIGNAL || v == VERB_OFFLINE || v == VERB_ONLINE;
+    return v == VERB_MIGRATE || v == VERB_SIGNAL || v == VERB_OFFLINE || v == VERB_ONLINE ||
+           v == VERB_PICK;
+}
+
+int schedule_version_for(enum kernel_policy policy, const struct sched_event *events, size_t n)
+{
+    /* Only pct and a script with picks make picks. */
+    if (policy == POLICY_PCT)
+        return 2;
+    for (size_t i = 0; policy == POLICY_SCRIPT && i < n; i++)
+        if (events[i].verb == VERB_PICK)
+            return 2;
+    return 1;
 }
 
 /* ---- the parser's cursor over one line ---- */
@@ -155,6 +167,12 @@ static bool one_of(struct parser *ps, const char *what, const char *text,
     return fail(ps, "%s must be one of %s, not '%s'", what, list, text);
 }
 
+/* What a version 1 file may not say. */
+static bool since_version_2(struct parser *ps, const char *what)
+{
+    return ps->s->version >= 2 || fail(ps, "%s needs 'rseqemu-schedule 2'", what);
+}
+
 static char *dup_str(const char *s)
 {
     size_t n = strlen(s) + 1;
@@ -200,6 +218,8 @@ enum key {
     KEY_POLICY,
     KEY_FILL,
     KEY_OFFLINE,
+    KEY_PCT_DEPTH,
+    KEY_PCT_STEPS,
     KEY_COUNT
 };
 static const char *const key_names[KEY_COUNT] = {
@@ -219,6 +239,8 @@ static const char *const key_names[KEY_COUNT] = {
     [KEY_POLICY] = "policy",
     [KEY_FILL] = "fill",
     [KEY_OFFLINE] = "offline",
+    [KEY_PCT_DEPTH] = "pct-depth",
+    [KEY_PCT_STEPS] = "pct-steps",
 };
 
 static bool header_line(struct parser *ps, const char *key)
@@ -327,6 +349,8 @@ static bool header_line(struct parser *ps, const char *key)
         if (!one_of(ps, "policy", word(ps), kernel_policy_names, &word_index))
             return false;
         s->policy = (enum kernel_policy)word_index;
+        if (s->policy == POLICY_PCT && !since_version_2(ps, "policy pct"))
+            return false;
         break;
     case KEY_FILL:
         if (!one_of(ps, "fill", word(ps), fills, &word_index))
@@ -343,6 +367,15 @@ static bool header_line(struct parser *ps, const char *key)
         ps->offline_line = ps->line; /* checked against cpus once the header is read */
         break;
     }
+    case KEY_PCT_DEPTH:
+        if (!since_version_2(ps, key) || !number(ps, key, word(ps), 1, KERNEL_PCT_DEPTH_MAX, &v))
+            return false;
+        s->pct_depth = (uint32_t)v;
+        break;
+    case KEY_PCT_STEPS:
+        if (!since_version_2(ps, key) || !number(ps, key, word(ps), 1, UINT64_MAX, &s->pct_steps))
+            return false;
+        break;
     case KEY_COUNT:
         break;
     }
@@ -377,8 +410,10 @@ static bool event_line(struct parser *ps, const char *pos)
     if (v < 0)
         return fail(ps,
                     "unknown event '%s' (preempt, migrate CPU, signal SIG, tick, notify, "
-                    "interrupt, switch, expire, ipi, offline CPU, online CPU)",
+                    "interrupt, switch, expire, ipi, offline CPU, online CPU, pick TID)",
                     verb);
+    if (v == VERB_PICK && !since_version_2(ps, "pick"))
+        return false;
     int32_t arg = 0;
     if (v == VERB_MIGRATE) {
         uint64_t cpu;
@@ -397,6 +432,11 @@ static bool event_line(struct parser *ps, const char *pos)
         arg = signal_parse(sig);
         if (arg < 0)
             return fail(ps, "signal: '%s' is not a signal name or number", sig);
+    } else if (v == VERB_PICK) {
+        uint64_t next;
+        if (!number(ps, "pick", word(ps), 1, INT32_MAX, &next))
+            return false;
+        arg = (int32_t)next;
     }
     if (!at_end(ps))
         return fail(ps, "unexpected '%s' after the event", ps->p);
@@ -461,6 +501,8 @@ struct schedule *schedule_parse(const char *text, size_t len, char *err, size_t 
     s->rseq_debug = RSEQ_DEBUG_KILL;
     s->cpu_opv_nr = KERNEL_CPU_OPV_NR_DEFAULT;
     s->policy = POLICY_SCRIPT;
+    s->pct_depth = KERNEL_PCT_DEPTH_DEFAULT;
+    s->pct_steps = KERNEL_PCT_STEPS_DEFAULT;
     struct parser ps = {.s = s, .err = err, .errlen = errlen};
     bool ok = true, in_events = false;
     size_t pos = 0;
@@ -487,12 +529,11 @@ struct schedule *schedule_parse(const char *text, size_t len, char *err, size_t 
         if (!s->version) {
             uint64_t v = 0;
             if (strcmp(first, "rseqemu-schedule"))
-                ok = fail(&ps, "expected 'rseqemu-schedule %d' first, not '%s'", SCHEDULE_VERSION,
-                          first);
+                ok = fail(&ps, "expected 'rseqemu-schedule VERSION' first, not '%s'", first);
             else if (!number(&ps, "version", word(&ps), 1, UINT32_MAX, &v))
                 ok = false;
-            else if (v != SCHEDULE_VERSION)
-                ok = fail(&ps, "format version %llu; this rseqemu reads version %d",
+            else if (v > SCHEDULE_VERSION)
+                ok = fail(&ps, "format version %llu; this rseqemu reads versions 1 to %d",
                           (unsigned long long)v, SCHEDULE_VERSION);
             else if (!at_end(&ps))
                 ok = fail(&ps, "unexpected '%s' after the version", ps.p);
@@ -509,7 +550,7 @@ struct schedule *schedule_parse(const char *text, size_t len, char *err, size_t 
     }
     if (ok && !s->version) {
         ps.line = 1;
-        ok = fail(&ps, "empty file: expected 'rseqemu-schedule %d'", SCHEDULE_VERSION);
+        ok = fail(&ps, "empty file: expected 'rseqemu-schedule VERSION'");
     }
     if (ok && s->cpus < 64 && (s->offline >> s->cpus)) {
         ps.line = ps.offline_line;
@@ -609,7 +650,7 @@ static void write_quoted(FILE *out, const char *str)
 
 void schedule_write_header(FILE *out, const struct schedule *s)
 {
-    fprintf(out, "rseqemu-schedule %d\n", SCHEDULE_VERSION);
+    fprintf(out, "rseqemu-schedule %d\n", s->version ? s->version : 1);
     fputs("# Written by rseqemu; `rseqemu replay FILE` runs it again. Events are\n"
           "# TID:INSNS VERB [ARG]: when thread TID has retired INSNS instructions.\n",
           out);
@@ -650,8 +691,11 @@ void schedule_write_header(FILE *out, const struct schedule *s)
         fprintf(out, "cpu-opv-nr %d\n", s->cpu_opv_nr);
     else
         fputs("cpu-opv-nr off\n", out);
-    fprintf(out, "policy %s\nfill %s\nevents\n", kernel_policy_names[s->policy],
-            s->fill == FILL_NONE ? "none" : "round-robin");
+    fprintf(out, "policy %s\n", kernel_policy_names[s->policy]);
+    if (s->policy == POLICY_PCT)
+        fprintf(out, "pct-depth %u\npct-steps %llu\n", s->pct_depth,
+                (unsigned long long)s->pct_steps);
+    fprintf(out, "fill %s\nevents\n", s->fill == FILL_NONE ? "none" : "round-robin");
 }
 
 void schedule_write_event(FILE *out, int tid, uint64_t at, enum sched_verb verb, int arg)

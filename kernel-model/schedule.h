@@ -18,7 +18,9 @@
 
 #include "kernel.h"
 
-#define SCHEDULE_VERSION 1
+/* The newest format version this rseqemu reads and writes. Version 2 added the pick event;
+ * a run that cannot make one is written as version 1, which older readers take. */
+#define SCHEDULE_VERSION 2
 
 /* What happens at a position. The first ones are enum inject_kind's, in its order. */
 enum sched_verb {
@@ -33,6 +35,7 @@ enum sched_verb {
     VERB_IPI,       /* an IPI (as membarrier's rseq fence sends) interrupts the thread */
     VERB_OFFLINE,   /* CPU arg goes offline: its threads move to other CPUs (hotplug.h) */
     VERB_ONLINE,    /* CPU arg comes back online */
+    VERB_PICK,      /* when the thread leaves its CPU here, thread arg runs next there */
     VERB_COUNT
 };
 
@@ -44,13 +47,13 @@ struct sched_event {
     int tid;
     uint64_t at; /* the thread's instruction count */
     uint8_t verb;
-    int32_t arg; /* CPU or signal; 0 when the verb takes none */
+    int32_t arg; /* CPU, signal or thread; 0 when the verb takes none */
     uint32_t line;
 };
 
 /* A parsed file. Header values a file leaves out keep the defaults of schedule_parse(). */
 struct schedule {
-    int version;
+    int version;   /* what the file says; what schedule_write_header() writes */
     char *program; /* NULL if not given */
     bool has_hash;
     uint64_t program_hash; /* elf_image_hash() */
@@ -65,6 +68,8 @@ struct schedule {
     enum kernel_rseq_debug rseq_debug;
     int cpu_opv_nr;            /* 0: off */
     enum kernel_policy policy; /* the one that made the decisions: information */
+    uint32_t pct_depth;        /* its options, if it is pct: information */
+    uint64_t pct_steps;
     enum sched_fill fill;
     struct sched_event *events; /* sorted by thread, position, then line */
     size_t nevents;
@@ -72,6 +77,9 @@ struct schedule {
 
 const char *sched_verb_name(enum sched_verb v);
 bool sched_verb_has_arg(enum sched_verb v);
+/* The oldest version that can hold the recording of a run of this policy (pct may pick), which
+ * follows these events (none unless it is script). */
+int schedule_version_for(enum kernel_policy policy, const struct sched_event *events, size_t n);
 
 /* NULL with "line N: why" in err. A file without an "events" line is all events. */
 struct schedule *schedule_parse(const char *text, size_t len, char *err, size_t errlen);

@@ -10,6 +10,7 @@ Exit status: 0 pass, 1 fail, 77 skipped (a prerequisite of the case is missing).
 import argparse
 import difflib
 import json
+import math
 import os
 import re
 import signal
@@ -507,26 +508,141 @@ def events_of(path: Path) -> list:
     return lines[lines.index("events") + 1:]
 
 
+def record_and_replay(tmp, prog, args, options, budget=MAX_INSNS) -> Path:
+    """Records a run with options, replays it, and checks the replay: the same stdout, exit
+    status and digest, and its own recording holds the same events. Returns the recording."""
+    rec, again = tmp / "run.sched", tmp / "replay.sched"
+    first = emu(prog, *args, max_insns=budget, timeout=SELFTEST_TIMEOUT,
+                options=[*options, "--digest", "--record", rec])
+    replay = run([RSEQEMU, "replay", "--digest", "--record", again, rec],
+                 timeout=SELFTEST_TIMEOUT)
+    what = " ".join(map(str, options))
+    expect_stdout(replay, first.stdout, f"the recorded run's stdout ({what})")
+    expect_status(replay, first.status)
+    if digest_of(replay) != digest_of(first):
+        raise Failure(f"{what}: digests differ: recorded {digest_of(first)}, replayed "
+                      f"{digest_of(replay)}\n{first.describe()}{replay.describe()}")
+    if events_of(rec) != events_of(again):
+        raise Failure(f"{what}: the replay recorded other events than {rec}")
+    return rec
+
+
 def case_record_replay(tmp, arch, name, *args):
     """A run recorded under each policy replays exactly: the same stdout, exit status and
     digest, and the replay's own recording holds the same events (README "Schedule files")."""
     prog = program_path(arch, name)
     budget = SELFTEST_MAX_INSNS if name.startswith("selftest/") else MAX_INSNS
     for policy, seed, cpus in (("random", 1, 4), ("random", 3, 2), ("round-robin", 1, 3)):
-        rec, again = tmp / "run.sched", tmp / "replay.sched"
-        first = emu(prog, *args, max_insns=budget, timeout=SELFTEST_TIMEOUT,
-                    options=["--policy", policy, "--seed", seed, "--cpus", cpus, "--digest",
-                             "--record", rec])
-        replay = run([RSEQEMU, "replay", "--digest", "--record", again, rec],
-                     timeout=SELFTEST_TIMEOUT)
-        what = f"--policy {policy} --seed {seed} --cpus {cpus}"
-        expect_stdout(replay, first.stdout, f"the recorded run's stdout ({what})")
-        expect_status(replay, first.status)
-        if digest_of(replay) != digest_of(first):
-            raise Failure(f"{what}: digests differ: recorded {digest_of(first)}, replayed "
-                          f"{digest_of(replay)}\n{first.describe()}{replay.describe()}")
-        if events_of(rec) != events_of(again):
-            raise Failure(f"{what}: the replay recorded other events than {rec}")
+        record_and_replay(tmp, prog, args, ["--policy", policy, "--seed", seed, "--cpus", cpus],
+                          budget)
+
+
+# (--pct-depth, --pct-steps, --seed, --cpus): few steps, so that change points land; one CPU,
+# where the bound holds, and several, where picks interleave with the other CPUs' runs. Seeds
+# 44 and 9 show examples/ledger's bug on x86-64 and aarch64.
+PCT_RECORDINGS = [(3, 60, 1, 1), (2, 50, 44, 1), (2, 50, 9, 1), (4, 100, 2, 2), (3, 200, 3, 4)]
+
+
+def case_record_replay_pct(tmp, arch, name, *args):
+    """Runs recorded under --policy pct replay exactly (README "Policies"), pick events and
+    all; at least one of them needs a pick to replay."""
+    prog = program_path(arch, name)
+    picks = 0
+    for depth, steps, seed, cpus in PCT_RECORDINGS:
+        rec = record_and_replay(tmp, prog, args,
+                                ["--policy", "pct", "--pct-depth", depth, "--pct-steps", steps,
+                                 "--seed", seed, "--cpus", cpus])
+        if not rec.read_text().startswith("rseqemu-schedule 2\n"):
+            raise Failure(f"a pct recording is not version 2:\n{clip(rec.read_text())}")
+        picks += sum(" pick " in line for line in events_of(rec))
+    if picks == 0:
+        raise Failure(f"no pct recording of {name} holds a pick event")
+
+
+# Programs with an ordering bug for pct: threads (main included), what a run without the bug
+# prints, and what a run that shows it prints (exit status 1).
+PCT_BUGS = {
+    "ledger": (3, rb"audit found 1000 of 1000\n",
+               rb"audit found \d+ of 1000: it ran between a debit and its credit\n"),
+}
+PCT_MAX_INSNS = 50_000_000
+
+
+def pct_outcome(r: Result, name: str) -> bool:
+    """Whether a run of name showed its bug; anything else than its two outcomes fails."""
+    _, fine, bug = PCT_BUGS[name]
+    if r.status == 0 and re.fullmatch(fine, r.stdout):
+        return False
+    if r.status == 1 and re.fullmatch(bug, r.stdout):
+        return True
+    raise Failure(f"neither the bug nor a clean run\n{r.describe()}")
+
+
+def pct_seeds(name, depth, steps) -> int:
+    """B = ceil(n k^(d-1)): the seeds over which PCT's bound expects a bug of depth d among the
+    n threads of name to show at least once, if the program makes at most k steps."""
+    return math.ceil(PCT_BUGS[name][0] * int(steps) ** (int(depth) - 1))
+
+
+def case_pct_finds(tmp, arch, name, depth, steps):
+    """PCT's bound (README "Policies"): a bug of depth d among n threads of a program that makes
+    at most k steps shows in one run on one CPU with probability at least 1/(n k^(d-1)). So over
+    B = ceil(n k^(d-1)) seeds the expected number of runs that show it is at least 1; seeds
+    1..B must show it at least once (every run's stat pct_steps must be at most k, or the bound
+    does not apply). Every run that shows it, recorded, replays exactly; some through a pick
+    event, which pointed at a thread that never ran is refused."""
+    prog = guest(arch, name)
+    n, d, k = PCT_BUGS[name][0], int(depth), int(steps)
+    runs = pct_seeds(name, d, k)
+    found, most_steps = [], 0
+    for seed in range(1, runs + 1):
+        r = emu(prog, max_insns=PCT_MAX_INSNS,
+                options=["--policy", "pct", "--pct-depth", d, "--pct-steps", k, "--cpus", 1,
+                         "--seed", seed, "--stats"])
+        most_steps = max(most_steps, stat_of(r, "pct_steps"))
+        if pct_outcome(r, name):
+            found.append(seed)
+    print(f"pct --pct-depth {d} --pct-steps {k}: B = ceil({n}*{k}^{d - 1}) = {runs} seeds, "
+          f"at most {most_steps} steps; the bug shows with seeds {found}")
+    if most_steps > k:
+        raise Failure(f"a run made {most_steps} steps, more than --pct-steps {k}: the bound "
+                      "does not hold")
+    if not found:
+        raise Failure(f"pct never showed the bug in {runs} seeds")
+    picked = None
+    for seed in found:
+        rec = record_and_replay(tmp, prog, [], ["--policy", "pct", "--pct-depth", d,
+                                                "--pct-steps", k, "--cpus", 1, "--seed", seed],
+                                PCT_MAX_INSNS)
+        picks = [line for line in events_of(rec) if " pick " in line]
+        if picks and not picked:
+            picked = (rec.read_text(), picks[0])
+    if not picked:
+        raise Failure(f"no run that showed the bug needed a pick event (seeds {found})")
+    bad = tmp / "bad.sched"
+    text, pick = picked
+    bad.write_text(text.replace(pick, re.sub(r"pick \d+$", "pick 999", pick), 1))
+    r = run([RSEQEMU, "replay", bad])
+    expect_status(r, 65)
+    expect_stderr(r, r"^rseqemu: schedule line \d+: \d+:\d+ pick: thread 999 is not runnable on "
+                     r"CPU 0 here$", count=1)
+
+
+def case_pct_rr_misses(arch, name, depth, steps):
+    """Round-robin over the seeds of case_pct_finds, on one CPU, and on 2, 4 and 8 CPUs, never
+    shows the bug that pct finds."""
+    prog = guest(arch, name)
+    runs = pct_seeds(name, depth, steps)
+    for seed in range(1, runs + 1):
+        r = emu(prog, max_insns=PCT_MAX_INSNS,
+                options=["--policy", "round-robin", "--cpus", 1, "--seed", seed])
+        if pct_outcome(r, name):
+            raise Failure(f"round-robin showed the bug with --seed {seed}\n{r.describe()}")
+    for cpus in (2, 4, 8):
+        r = emu(prog, max_insns=PCT_MAX_INSNS, options=["--policy", "round-robin", "--cpus", cpus])
+        if pct_outcome(r, name):
+            raise Failure(f"round-robin showed the bug with --cpus {cpus}\n{r.describe()}")
+    print(f"round-robin: never, over seeds 1..{runs} on one CPU and on 2, 4 and 8 CPUs")
 
 
 def write(tmp, text) -> Path:
@@ -540,8 +656,9 @@ def case_schedule_refusals(tmp):
     65 (66 for a missing file), and the guest never runs with a wrong one."""
     hello = guest("x86_64", "hello")
     rec = tmp / "hello.sched"
-    emu(hello, options=["--record", rec])
+    insns = stat_of(emu(hello, options=["--record", rec, "--stats"]), "insns")
     header = rec.read_text()
+    v2 = header.replace("rseqemu-schedule 1\n", "rseqemu-schedule 2\n", 1)
     digit = re.search(r"^program-hash (\w)", header, re.MULTILINE)
     other_hash = header.replace(digit.group(0), "program-hash " + "01"[digit.group(1) == "0"], 1)
     # (file, stderr, whether the guest runs: an event is known to be impossible only at the end)
@@ -554,6 +671,12 @@ def case_schedule_refusals(tmp):
         (header.replace("cpus 4", "cpus 4x"), r"line \d+: cpus: '4x' is not a number", False),
         (header + "100:5 fly\n", r"line \d+: unknown event 'fly'", False),
         ("rseqemu-schedule 1\nevents\n", r"no 'program' line", False),
+        (header + "100:10 pick 101\n", r"line \d+: pick needs 'rseqemu-schedule 2'", False),
+        (v2 + "100:10 pick 101\n", r"^rseqemu: schedule line \d+: 100:10 pick: the thread does "
+                                   r"not leave its CPU here$", False),
+        # hello's only thread leaves its CPU when it exits: nothing runs there after it.
+        (v2 + f"100:{insns} pick 101\n", r"schedule line \d+: 100:\d+ pick: the run ended "
+                                         r"before CPU 0 ran another thread$", True),
     ]
     for text, pattern, runs in cases:
         r = run([RSEQEMU, "replay", write(tmp, text)])

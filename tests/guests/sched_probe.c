@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rseq_guest.h"
+
 static uint64_t now_ns(void)
 {
     struct timespec ts;
@@ -126,6 +128,81 @@ static int migrations(void)
     return 0;
 }
 
+/* Three threads each note their letter three times, entering the kernel in between. */
+static char order_trace[16];
+static volatile int order_pos;
+static void *noter(void *arg)
+{
+    for (int i = 0; i < 3; i++) {
+        order_trace[__atomic_fetch_add(&order_pos, 1, __ATOMIC_SEQ_CST)] = (char)(uintptr_t)arg;
+        syscall(SYS_getppid);
+    }
+    return NULL;
+}
+
+static int order(void)
+{
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+        pthread_create(&t[i], NULL, noter, (void *)(uintptr_t)('A' + i));
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    printf("%s\n", order_trace);
+    return 0;
+}
+
+/* One thread waits for a flag another sets after some work: spinning with sched_yield, or
+ * spinning without entering the kernel at all. */
+static volatile int flag;
+static void *setter(void *arg)
+{
+    (void)arg;
+    for (volatile int i = 0; i < 20000; i++)
+        ;
+    flag = 1;
+    return NULL;
+}
+
+static int wait_for_flag(int yield)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, setter, NULL);
+    while (!flag)
+        if (yield)
+            sched_yield();
+    pthread_join(t, NULL);
+    printf("the flag is set\n");
+    return 0;
+}
+
+/* A loop whose body is a critical section the program declares (and never arms) and which
+ * jumps straight back to its first instruction: every pass enters the section. */
+static int section_loop(void)
+{
+    long n = 1000;
+    __asm__ volatile(RSEQ_GUEST_DESCRIPTOR(3, 1f, 2f, 4f)
+#if defined(__x86_64__)
+                         "1:\n\t"
+                         "dec %[n]\n\t"
+                         "jnz 1b\n\t"
+                         "2:\n\t"
+                         "jmp 5f\n\t"
+#else
+                         "1:\n\t"
+                         "subs %[n], %[n], #1\n\t"
+                         "b.ne 1b\n\t"
+                         "2:\n\t"
+                         "b 5f\n\t"
+#endif
+                         "4:\n\t"
+                         "5:\n\t"
+                     : [n] "+r"(n)
+                     :
+                     : "cc", "memory");
+    printf("1000 passes\n");
+    return (int)n;
+}
+
 static int cpus(void)
 {
     printf("%ld\n", sysconf(_SC_NPROCESSORS_ONLN));
@@ -147,6 +224,15 @@ int main(int argc, char **argv)
         return migrations();
     if (!strcmp(s, "cpus"))
         return cpus();
-    fprintf(stderr, "usage: sched_probe yield|sleep|timers|progress|migrations|cpus\n");
+    if (!strcmp(s, "order"))
+        return order();
+    if (!strcmp(s, "yieldwait"))
+        return wait_for_flag(1);
+    if (!strcmp(s, "spinwait"))
+        return wait_for_flag(0);
+    if (!strcmp(s, "sectionloop"))
+        return section_loop();
+    fprintf(stderr, "usage: sched_probe yield|sleep|timers|progress|migrations|cpus|order|"
+                    "yieldwait|spinwait|sectionloop\n");
     return 2;
 }

@@ -63,6 +63,11 @@ int guest_run(const char *arch, const char *name, const char *const *args,
         cfg.cs_inject_span = 0;
     cfg.rseq_debug = opts->rseq_debug;
     cfg.rseq_watch = opts->rseq_watch;
+    cfg.policy = opts->policy;
+    if (opts->pct_depth)
+        cfg.pct_depth = opts->pct_depth;
+    if (opts->pct_steps)
+        cfg.pct_steps = opts->pct_steps;
     if (opts->cpu_opv_nr)
         cfg.cpu_opv_nr = opts->cpu_opv_nr < 0 ? 0 : opts->cpu_opv_nr;
     cfg.offline = opts->offline;

@@ -30,10 +30,13 @@ struct guest_opts {
     const char *const *injects; /* NULL-terminated "ACTION@WHERE[#N]" (kernel_inject_parse) */
     enum kernel_rseq_debug rseq_debug;
     bool rseq_watch;
-    int cpu_opv_nr;       /* 0: the default (KERNEL_CPU_OPV_NR_DEFAULT); -1: off */
-    uint64_t offline;     /* CPUs offline from the start (--offline), bit per CPU */
-    const char *schedule; /* a schedule file's text: run with --policy script */
-    FILE *record;         /* --record: the run's events are written there */
+    int cpu_opv_nr;            /* 0: the default (KERNEL_CPU_OPV_NR_DEFAULT); -1: off */
+    uint64_t offline;          /* CPUs offline from the start (--offline), bit per CPU */
+    const char *schedule;      /* a schedule file's text: run with --policy script */
+    FILE *record;              /* --record: the run's events are written there */
+    enum kernel_policy policy; /* 0: random */
+    uint32_t pct_depth;        /* 0: the default */
+    uint64_t pct_steps;        /* 0: the default */
 };
 
 struct guest_result {

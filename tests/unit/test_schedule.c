@@ -42,6 +42,20 @@ static const char valid[] = "rseqemu-schedule 1\n"
                             "100:41 online 1\n"
                             "100:40 offline 2\n";
 
+/* Version 2 adds the pick event and pct's options. */
+static const char valid_v2[] = "rseqemu-schedule 2\n"
+                               "program \"guests/x86_64/ledger\"\n"
+                               "cpus 2\n"
+                               "policy pct\n"
+                               "pct-depth 2\n"
+                               "pct-steps 64\n"
+                               "fill none\n"
+                               "events\n"
+                               "101:900 preempt\n"
+                               "101:900 pick 102   # 102 runs next on 101's CPU\n"
+                               "100:40 pick 101\n"
+                               "102:7 switch\n";
+
 static struct schedule *parse(const char *text, char *err, size_t errlen)
 {
     err[0] = '\0';
@@ -93,6 +107,43 @@ Test(schedule, a_valid_file_gives_every_field_and_sorted_events)
     schedule_free(s);
 }
 
+Test(schedule, version_2_has_pick_events)
+{
+    char err[256];
+    struct schedule *s = parse(valid_v2, err, sizeof(err));
+    cr_assert_not_null(s, "%s", err);
+    cr_expect_eq(s->version, 2);
+    cr_expect_eq(s->policy, POLICY_PCT);
+    cr_expect_eq(s->pct_depth, 2);
+    cr_expect_eq(s->pct_steps, 64);
+    cr_assert_eq(s->nevents, 4);
+    cr_expect_eq(s->events[0].tid, 100);
+    cr_expect_eq(s->events[0].verb, VERB_PICK);
+    cr_expect_eq(s->events[0].arg, 101);
+    cr_expect_eq(s->events[1].verb, VERB_PREEMPT);
+    cr_expect_eq(s->events[2].verb, VERB_PICK, "events at one position keep the file's order");
+    cr_expect_eq(s->events[2].arg, 102);
+    cr_expect_str_eq(sched_verb_name(VERB_PICK), "pick");
+    cr_expect(sched_verb_has_arg(VERB_PICK));
+    schedule_free(s);
+}
+
+Test(schedule, a_recording_is_version_2_only_when_it_can_hold_a_pick)
+{
+    char err[256];
+    struct schedule *v1 = parse(valid, err, sizeof(err));
+    struct schedule *v2 = parse(valid_v2, err, sizeof(err));
+    cr_assert(v1 && v2, "%s", err);
+    cr_expect_eq(schedule_version_for(POLICY_RANDOM, NULL, 0), 1);
+    cr_expect_eq(schedule_version_for(POLICY_ROUND_ROBIN, NULL, 0), 1);
+    cr_expect_eq(schedule_version_for(POLICY_PCT, NULL, 0), 2, "pct picks");
+    cr_expect_eq(schedule_version_for(POLICY_SCRIPT, v1->events, v1->nevents), 1);
+    cr_expect_eq(schedule_version_for(POLICY_SCRIPT, v2->events, v2->nevents), 2,
+                 "replaying picks records picks");
+    schedule_free(v1);
+    schedule_free(v2);
+}
+
 Test(schedule, defaults_for_a_hand_written_file)
 {
     char err[256];
@@ -108,10 +159,10 @@ Test(schedule, defaults_for_a_hand_written_file)
     schedule_free(s);
 }
 
-Test(schedule, writing_and_reading_again_gives_the_same_schedule)
+static void write_and_read_again(const char *text)
 {
     char err[256];
-    struct schedule *s = parse(valid, err, sizeof(err));
+    struct schedule *s = parse(text, err, sizeof(err));
     cr_assert_not_null(s, "%s", err);
     char *buf = NULL;
     size_t len = 0;
@@ -125,10 +176,14 @@ Test(schedule, writing_and_reading_again_gives_the_same_schedule)
     cr_assert_not_null(t, "%s\n%s", err, buf);
     cr_expect_str_eq(t->program, s->program);
     cr_expect_eq(t->program_hash, s->program_hash);
-    for (int i = 0; s->argv[i]; i++)
+    for (int i = 0; s->argv && s->argv[i]; i++)
         cr_expect_str_eq(t->argv[i], s->argv[i]);
     for (int i = 0; s->envp[i]; i++)
         cr_expect_str_eq(t->envp[i], s->envp[i]);
+    cr_expect_eq(t->version, s->version);
+    cr_expect_eq(t->policy, s->policy);
+    cr_expect_eq(t->pct_depth, s->pct_depth);
+    cr_expect_eq(t->pct_steps, s->pct_steps);
     cr_expect_eq(t->cpus, s->cpus);
     cr_expect_eq(t->offline, s->offline);
     cr_expect_eq(t->seed, s->seed);
@@ -162,14 +217,21 @@ Test(schedule, cpu_opv_off_is_read_and_written_as_off)
     schedule_free(s);
 }
 
+Test(schedule, writing_and_reading_again_gives_the_same_schedule)
+{
+    write_and_read_again(valid);
+    write_and_read_again(valid_v2);
+}
+
 Test(schedule, bad_files_are_refused_with_their_line_and_reason)
 {
     static const struct {
         const char *text, *error;
     } cases[] = {
         {"", "line 1: empty file"},
-        {"events\n", "line 1: expected 'rseqemu-schedule 1' first"},
-        {"rseqemu-schedule 2\n", "line 1: format version 2"},
+        {"events\n", "line 1: expected 'rseqemu-schedule VERSION' first"},
+        {"rseqemu-schedule 0\n", "line 1: version: 0 is out of range"},
+        {"rseqemu-schedule 3\n", "line 1: format version 3; this rseqemu reads versions 1 to 2"},
         {"rseqemu-schedule 1 x\n", "line 1: unexpected 'x'"},
         {"rseqemu-schedule 1\ncpus 0\n", "line 2: cpus: 0 is out of range"},
         {"rseqemu-schedule 1\ncpus 4\ncpus 4\n", "line 3: 'cpus' is given twice"},
@@ -202,6 +264,19 @@ Test(schedule, bad_files_are_refused_with_their_line_and_reason)
         {"rseqemu-schedule 1\ncpus 2\nnodes 3\n", "nodes (3) is more than cpus (2)"},
         {"rseqemu-schedule 1\ncpu-opv-nr on\n", "line 2: cpu-opv-nr: expected a number"},
         {"rseqemu-schedule 1\ncpu-opv-nr 2147483648\n", "line 2: cpu-opv-nr: expected"},
+        {"rseqemu-schedule 1\nevents\n100:5 pick 101\n", "line 3: pick needs 'rseqemu-schedule 2'"},
+        {"rseqemu-schedule 2\nevents\n100:5 pick\n", "line 3: pick: expected a number"},
+        {"rseqemu-schedule 2\nevents\n100:5 pick 0\n", "line 3: pick: 0 is out of range"},
+        {"rseqemu-schedule 2\nevents\n100:5 pick x\n", "line 3: pick: expected a number"},
+        {"rseqemu-schedule 2\nevents\n100:5 pick 101 7\n", "line 3: unexpected '7'"},
+        {"rseqemu-schedule 2\nevents\n100:5 pick 3000000000\n", "line 3: pick: 3000000000 is"},
+        {"rseqemu-schedule 1\npolicy pct\n", "line 2: policy pct needs 'rseqemu-schedule 2'"},
+        {"rseqemu-schedule 1\npct-depth 2\n", "line 2: pct-depth needs 'rseqemu-schedule 2'"},
+        {"rseqemu-schedule 1\npct-steps 9\n", "line 2: pct-steps needs 'rseqemu-schedule 2'"},
+        {"rseqemu-schedule 2\npct-depth 17\n", "line 2: pct-depth: 17 is out of range"},
+        {"rseqemu-schedule 2\npct-depth 0\n", "line 2: pct-depth: 0 is out of range"},
+        {"rseqemu-schedule 2\npct-steps 0\n", "line 2: pct-steps: 0 is out of range"},
+        {"rseqemu-schedule 2\npct-steps 1\npct-steps 1\n", "line 3: 'pct-steps' is given twice"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char err[256];
@@ -213,18 +288,18 @@ Test(schedule, bad_files_are_refused_with_their_line_and_reason)
     }
 }
 
-/* Seeded mutations of the valid file: bytes flipped, cut, duplicated; each parse either
+/* Seeded mutations of a valid file: bytes flipped, cut, duplicated; each parse either
  * succeeds or names a line (or the nodes/cpus rule), and never crashes. */
-Test(schedule, mutated_files_never_crash_the_parser)
+static void mutate_and_parse(const char *text, uint64_t seed)
 {
     struct rng rng;
-    rng_init(&rng, 1234, 99);
-    size_t n = strlen(valid);
+    rng_init(&rng, seed, 99);
+    size_t n = strlen(text);
     char *buf = malloc(2 * n + 2);
     static const char alphabet[] = "\n\" \\#:0123456789-x\t\x01\xff";
     int accepted = 0;
     for (int round = 0; round < 20000; round++) {
-        memcpy(buf, valid, n);
+        memcpy(buf, text, n);
         size_t len = n;
         int edits = 1 + (int)rng_below(&rng, 4);
         for (int e = 0; e < edits; e++) {
@@ -264,4 +339,10 @@ Test(schedule, mutated_files_never_crash_the_parser)
     }
     cr_expect_gt(accepted, 0, "some mutations (in comments, say) still parse");
     free(buf);
+}
+
+Test(schedule, mutated_files_never_crash_the_parser)
+{
+    mutate_and_parse(valid, 1234);
+    mutate_and_parse(valid_v2, 5678); /* pick events, and a version a mutation may lower */
 }
