@@ -528,11 +528,13 @@ def record_and_replay(tmp, prog, args, options, budget=MAX_INSNS) -> Path:
 
 
 def case_record_replay(tmp, arch, name, *args):
-    """A run recorded under each policy replays exactly: the same stdout, exit status and
-    digest, and the replay's own recording holds the same events (README "Schedule files")."""
+    """A run recorded under each policy (pct with its default depth and steps) replays exactly:
+    the same stdout, exit status and digest, and the replay's own recording holds the same
+    events (README "Schedule files")."""
     prog = program_path(arch, name)
     budget = SELFTEST_MAX_INSNS if name.startswith("selftest/") else MAX_INSNS
-    for policy, seed, cpus in (("random", 1, 4), ("random", 3, 2), ("round-robin", 1, 3)):
+    for policy, seed, cpus in (("random", 1, 4), ("random", 3, 2), ("round-robin", 1, 3),
+                               ("pct", 2, 2)):
         record_and_replay(tmp, prog, args, ["--policy", policy, "--seed", seed, "--cpus", cpus],
                           budget)
 
