@@ -14,12 +14,6 @@
 
 static uint64_t bit(int cpu) { return 1ULL << cpu; }
 
-/* Every CPU the machine has (sysfs "possible" and "present"), online or not. */
-static uint64_t possible_mask(const struct kernel *k)
-{
-    return k->cfg.ncpus >= 64 ? ~0ULL : bit(k->cfg.ncpus) - 1;
-}
-
 /* The lowest CPU in mask, or -1. */
 static int lowest(uint64_t mask) { return mask ? __builtin_ctzll(mask) : -1; }
 
@@ -35,7 +29,7 @@ int hotplug_fallback_cpu(struct kernel *k, struct task *t, int from)
         cpu = lowest(t->affinity & online);
     if (cpu < 0) {
         /* Linux logs "process N (comm) no longer affine to cpuF"; the task keeps running. */
-        t->affinity = possible_mask(k);
+        t->affinity = sched_possible_mask(k);
         mm_cid_affinity(k, t, t->affinity);
         cpu = lowest(online);
     }

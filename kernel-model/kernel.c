@@ -186,7 +186,7 @@ int kernel_spawn(struct kernel *k, const struct elf_image *img, const char *cons
     p->nr_threads = 1;
     vfs_init_stdio(k, p);
     t->proc = p;
-    t->affinity = k->cfg.ncpus >= 64 ? ~0ULL : (1ULL << k->cfg.ncpus) - 1;
+    t->affinity = sched_possible_mask(k);
     t->altstack.ss_flags = LX_SS_DISABLE;
     cpu_ctx_init(&t->ctx, k->arch, lay.entry, lay.sp);
     k->init = p;

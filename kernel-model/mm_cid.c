@@ -9,6 +9,7 @@
 #include "mm_cid.h"
 
 #include "report.h"
+#include "sched.h"
 
 static int popcount(uint64_t v) { return __builtin_popcountll(v); }
 
@@ -131,7 +132,7 @@ static void cid_check(struct kernel *k, const struct task *t, int cpu)
 void mm_cid_switch_in(struct kernel *k, struct task *t, int cpu)
 {
     struct mm *mm = t->proc->mm;
-    mm->cpus_allowed |= t->affinity & ((k->cfg.ncpus >= 64) ? ~0ULL : (1ULL << k->cfg.ncpus) - 1);
+    mm->cpus_allowed |= t->affinity & sched_possible_mask(k);
     cid_mode(k, mm);
     int max = max_cids(k, mm);
     if (mm->cid_per_cpu) {

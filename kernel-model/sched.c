@@ -51,6 +51,11 @@ uint64_t sched_decide(struct kernel *k, enum sched_decision d, uint64_t bound)
     return v;
 }
 
+uint64_t sched_possible_mask(const struct kernel *k)
+{
+    return k->cfg.ncpus >= 64 ? ~0ULL : bit(k->cfg.ncpus) - 1;
+}
+
 uint64_t sched_online_mask(const struct kernel *k)
 {
     uint64_t m = 0;

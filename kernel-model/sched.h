@@ -47,6 +47,8 @@ void sched_set_affinity(struct kernel *k, struct task *t, uint64_t mask);
 /* t leaves the scheduler for good. */
 void sched_remove(struct kernel *k, struct task *t);
 uint64_t sched_online_mask(const struct kernel *k);
+/* Every CPU the machine has (sysfs "possible" and "present"), online or not. */
+uint64_t sched_possible_mask(const struct kernel *k);
 /* Moves t, running or queued, to CPU `to` (its CPU picks another thread if it is online). */
 void sched_move(struct kernel *k, struct task *t, int to);
 /* Idle online CPUs take threads waiting in other queues. */

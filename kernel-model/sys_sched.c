@@ -46,8 +46,7 @@ long sys_sched_setaffinity(struct kernel *k, struct task *t, const struct sys_ar
     struct task *target = target_of(k, t, a->a[0]);
     if (!target)
         return -LX_ESRCH;
-    uint64_t possible = k->cfg.ncpus >= 64 ? ~0ULL : (1ULL << k->cfg.ncpus) - 1;
-    mask &= possible;
+    mask &= sched_possible_mask(k);
     if (!(mask & sched_online_mask(k)))
         return -LX_EINVAL;
     sched_set_affinity(k, target, mask);

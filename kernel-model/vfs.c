@@ -76,7 +76,7 @@ static size_t maps(struct kernel *k, struct task *t, char *buf, size_t cap)
 
 size_t vfs_content(struct kernel *k, struct task *t, int vfile, char *buf, size_t cap)
 {
-    uint64_t possible = k->cfg.ncpus >= 64 ? ~0ULL : (1ULL << k->cfg.ncpus) - 1;
+    uint64_t possible = sched_possible_mask(k);
     switch (vfile) {
     case VF_CPU_ONLINE:
         return cpulist_file(sched_online_mask(k), buf, cap);
