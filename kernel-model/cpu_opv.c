@@ -240,11 +240,8 @@ static long do_cpu_opv(struct kernel *k, struct task *t, const struct cpu_op *op
         where = CPU_OPV_IPI;
         k->st->stats.cpu_opv_ipis++;
         interrupted = c->curr;
-        if (interrupted) {
-            /* The IPI handler's rseq_preempt(current), as membarrier's rseq fence does it. */
-            event_emit(k, EV_PREEMPT, interrupted, 3, (uint64_t)cpu, 0);
+        if (interrupted) /* the IPI handler's rseq_preempt(current), as membarrier's fence */
             rseq_ipi(k, interrupted);
-        }
     }
     long ret = do_cpu_opv_ops(task_as(t), ops, n);
     event_emit(k, EV_CPU_OPV, t, (uint64_t)cpu,

@@ -1,7 +1,6 @@
 /* membarrier(2) and its rseq fence (spec 4). In a sequentially consistent machine the barrier
  * itself is free; what remains observable is the errno contract and the RSEQ command's IPI,
  * which restarts the critical section running on each targeted CPU. */
-#include "event.h"
 #include "rseq.h"
 #include "sched.h"
 #include "syscall.h"
@@ -36,7 +35,6 @@ enum {
 /* The IPI handler on one CPU: rseq_preempt() for the thread it interrupts. */
 static void ipi_rseq(struct kernel *k, struct kcpu *c)
 {
-    event_emit(k, EV_PREEMPT, c->curr, 3, (uint64_t)c->id, 0);
     k->st->stats.membarrier_ipis++;
     rseq_ipi(k, c->curr);
 }

@@ -54,6 +54,7 @@ void rseq_preempt(struct kernel *k, struct task *t)
 
 void rseq_ipi(struct kernel *k, struct task *t)
 {
+    event_emit(k, EV_PREEMPT, t, 3, (uint64_t)t->cpu, 0);
     rseq_preempt(k, t);
     t->rseq.last_event = RSEQ_EVENT_IPI;
 }

@@ -21,7 +21,8 @@
 
 /* notify-resume without an event (TIF_NOTIFY_RESUME set by other kernel work). */
 void rseq_notify_resume(struct kernel *k, struct task *t);
-/* An IPI (membarrier's rseq fence, cpu_opv) interrupted the thread: rseq_preempt(current). */
+/* An IPI (membarrier's rseq fence, cpu_opv, a schedule's ipi) interrupted the thread, which
+ * runs on its CPU: the IPI event, and rseq_preempt(current). */
 void rseq_ipi(struct kernel *k, struct task *t);
 /* The thread was switched out / moved to another CPU (rseq_preempt, rseq_migrate). */
 void rseq_preempt(struct kernel *k, struct task *t);

@@ -802,7 +802,6 @@ static void script_events(struct kernel *k, struct kcpu *c, struct task *t)
             return;
         case VERB_IPI:
             policy_record(k, t, VERB_IPI, 0);
-            event_emit(k, EV_PREEMPT, t, 3, (uint64_t)c->id, 0);
             rseq_ipi(k, t);
             t->rtu_pending = true;
             break;
