@@ -125,6 +125,19 @@ uint32_t sched_cs_countdown(struct kernel *k)
     return span ? 1 + (uint32_t)sched_decide(k, DECIDE_CS_SKIP, span) : 0;
 }
 
+/* A signal waits for c's thread: it is taken at the next critical section, when the policy
+ * injects there, or by its deadline, whichever comes first. */
+static void keep_signal_deadline(struct kcpu *c, const struct policy_params *p)
+{
+    if (p->cs_inject)
+        c->cs_countdown = 1;
+    if (c->signal_deadline < c->inject_at) {
+        c->inject_at = c->signal_deadline;
+        c->inject_kind = INJECT_SIGNAL_PENDING;
+        c->inject_from_watch = false;
+    }
+}
+
 /* The policy's next preemption or migration of c's thread t, at a random instruction count
  * or in one of the next critical sections it runs, or the script's next event; a deferred
  * signal keeps its deadline. */
@@ -145,14 +158,8 @@ static void arm_injection(struct kernel *k, struct kcpu *c, struct task *t)
         c->inject_at = UINT64_MAX;
     }
     c->cs_countdown = sched_cs_countdown(k);
-    if (c->signal_deferred) {
-        if (p->cs_inject)
-            c->cs_countdown = 1;
-        if (c->signal_deadline < c->inject_at) {
-            c->inject_at = c->signal_deadline;
-            c->inject_kind = INJECT_SIGNAL_PENDING;
-        }
-    }
+    if (c->signal_deferred)
+        keep_signal_deadline(c, p);
 }
 
 bool sched_defer_signal(struct kernel *k, struct task *t)
@@ -169,13 +176,7 @@ bool sched_defer_signal(struct kernel *k, struct task *t)
                                                           p->signal_delay_min, p->signal_delay_span)
                                 : UINT64_MAX;
     }
-    if (p->cs_inject)
-        c->cs_countdown = 1;
-    if (c->signal_deadline < c->inject_at) {
-        c->inject_at = c->signal_deadline;
-        c->inject_kind = INJECT_SIGNAL_PENDING;
-        c->inject_from_watch = false;
-    }
+    keep_signal_deadline(c, p);
     return true;
 }
 
