@@ -238,10 +238,15 @@ static void build(struct kernel *k, enum event_kind kind, const struct task *t, 
         r->ev = "block";
         add_str(r, "on", NAME_OR(wait_names, a, "?"));
         break;
-    case EV_WAKE:
+    case EV_WAKE: {
+        /* Every wait is a blocked syscall: "<... futex resumed> = 0", as strace shows it. */
+        char call[256];
         r->ev = "wake";
         add_int(r, "ret", (int64_t)a);
+        trace_syscall_resumed(k, t, (long)a, call, sizeof(call));
+        add_str(r, "call", pool_printf(r, "%s", call));
         break;
+    }
     case EV_CLONE:
         r->ev = "clone";
         add_hex(r, "flags", a);
@@ -313,14 +318,8 @@ void trace_event(struct kernel *k, enum event_kind kind, const struct task *t, u
     struct trace_rec r;
     rec_begin(k, t, &r);
     build(k, kind, t, a, b, c, &r);
-    if (!r.ev)
-        return;
-    if (kind == EV_WAKE && t && t->sysno != UINT64_MAX) {
-        char buf[256];
-        trace_syscall_resumed(k, t, (long)a, buf, sizeof(buf));
-        add_str(&r, "call", pool_printf(&r, "%s", buf));
-    }
-    emit(k, &r);
+    if (r.ev)
+        emit(k, &r);
 }
 
 void trace_syscall(struct kernel *k, const struct task *t, const struct sys_args *args, long ret)
