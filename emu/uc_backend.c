@@ -149,6 +149,18 @@ static void block_over_budget(uc_engine *uc, struct backend *b, uint64_t addr, u
     b->tb_size = size;
 }
 
+/* Stops the run in front of watched code at addr (EMU_EXIT_WATCH). */
+static void stop_watch(uc_engine *uc, struct backend *b, uint64_t addr, uint32_t size, bool cs_due,
+                       bool resumed)
+{
+    b->stop = STOP_WATCH;
+    b->watch_addr = addr;
+    b->watch_size = size;
+    b->watch_cs = cs_due;
+    b->watch_resumed = resumed;
+    uc_emu_stop(uc);
+}
+
 /* A block on a page with watched code: stop in front of it if it runs a watched point, or if
  * it enters a critical section and the countdown ends there. */
 static void block_watch(uc_engine *uc, struct backend *b, uint64_t addr, uint32_t size, uint32_t n)
@@ -165,12 +177,7 @@ static void block_watch(uc_engine *uc, struct backend *b, uint64_t addr, uint32_
         kinds &= ~(uint32_t)ASPACE_WATCH_POINT;
     bool cs_due = (kinds & ASPACE_WATCH_CS) && b->watch_countdown && --b->watch_countdown == 0;
     if ((kinds & ASPACE_WATCH_POINT) || cs_due) {
-        b->stop = STOP_WATCH;
-        b->watch_addr = addr;
-        b->watch_size = size;
-        b->watch_cs = cs_due;
-        b->watch_resumed = resumed;
-        uc_emu_stop(uc);
+        stop_watch(uc, b, addr, size, cs_due, resumed);
         return;
     }
     b->insns += n;
@@ -321,12 +328,7 @@ static void on_code_precise(uc_engine *uc, uint64_t addr, uint32_t size, void *u
     b->watch_resume = 0;
     if (b->watch_pages[watch_page_slot(addr)] && !resumed &&
         (watch_hits(b->watch, addr, addr + 1) & ASPACE_WATCH_POINT)) {
-        b->stop = STOP_WATCH;
-        b->watch_addr = addr;
-        b->watch_size = size;
-        b->watch_cs = false;
-        b->watch_resumed = false;
-        uc_emu_stop(uc);
+        stop_watch(uc, b, addr, size, false, false);
         return;
     }
     b->precise_left--;
