@@ -492,17 +492,20 @@ struct schedule *schedule_parse(const char *text, size_t len, char *err, size_t 
         schedule_free(s);
         return NULL;
     }
-    s->cpus = 4;
-    s->nodes = 1;
-    s->seed = 1;
-    s->cs_inject_span = 16;
+    /* What the file leaves out is what `rseqemu run` leaves out. */
+    struct kernel_config d;
+    kernel_config_defaults(&d);
+    s->cpus = d.ncpus;
+    s->nodes = d.nodes;
+    s->seed = d.seed;
+    s->cs_inject_span = d.cs_inject_span;
     s->fill = FILL_ROUND_ROBIN;
-    s->kernel = KERNEL_6_18;
-    s->rseq_debug = RSEQ_DEBUG_KILL;
-    s->cpu_opv_nr = KERNEL_CPU_OPV_NR_DEFAULT;
+    s->kernel = d.profile;
+    s->rseq_debug = d.rseq_debug;
+    s->cpu_opv_nr = d.cpu_opv_nr;
     s->policy = POLICY_SCRIPT;
-    s->pct_depth = KERNEL_PCT_DEPTH_DEFAULT;
-    s->pct_steps = KERNEL_PCT_STEPS_DEFAULT;
+    s->pct_depth = d.pct_depth;
+    s->pct_steps = d.pct_steps;
     struct parser ps = {.s = s, .err = err, .errlen = errlen};
     bool ok = true, in_events = false;
     size_t pos = 0;
