@@ -8,55 +8,60 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "aspace_internal.h"
 #include "backend.h"
-#include "emu_internal.h"
-#include "store_watch.h"
-#include "watch.h"
 
 #define PAGE 4096ULL
 
-struct vma {
-    guest_addr_t start, end;
-    int prot, flags;
-    uint8_t *host; /* host address of start */
-    uint64_t backing_id, backing_off;
-};
-
-/* The part of an address space that lives in the arena. */
-struct aspace_state {
-    bool in_use;
-    size_t count;
-    size_t find_hint; /* index of the VMA vma_find() found last */
-    uint64_t next_backing_id;
-    int ntime_sites;
-    struct time_site time_sites[ASPACE_TIME_SITES_MAX];
-    struct watch_table watch;
-    struct store_watch_table store_watch;
-    struct vma vmas[ASPACE_VMA_MAX];
-};
-
-struct aspace {
-    struct emu *emu;
-    int id;
-    struct aspace_state *st;
-    struct backend *be;
-};
-
 static bool page_aligned(uint64_t v) { return (v & (PAGE - 1)) == 0; }
 
-static struct aspace_state *state_table(struct emu *emu)
+/* Pages the kernel model is about to write: the snapshot keeps what they held (snapshot.c). */
+static void note_write(const struct aspace *as, const struct vma *v, guest_addr_t addr, size_t len)
 {
-    if (!emu->aspace_states)
-        emu->aspace_states = ARENA_NEW_ARRAY(emu->arena, struct aspace_state, EMU_ASPACE_MAX);
-    return emu->aspace_states;
+    if (!emu_snapshot_active(as->emu) || len == 0)
+        return;
+    for (guest_addr_t pg = addr & ~(PAGE - 1); pg < addr + len; pg += PAGE)
+        snap_page_write(as->emu, v->host + (pg - v->start), v->epoch, v->prot, as->id, pg);
+}
+
+/* Calls fn for each resident host page of [p, p+len) (page-aligned), in order. Pages never
+ * touched read as zeros and need nothing. */
+static void for_each_resident(uint8_t *p, uint64_t len, void (*fn)(void *ctx, uint64_t off),
+                              void *ctx)
+{
+    unsigned char vec[256];
+    for (uint64_t off = 0; off < len; off += PAGE * sizeof(vec)) {
+        uint64_t chunk = len - off < PAGE * sizeof(vec) ? len - off : PAGE * sizeof(vec);
+        bool known = mincore(p + off, chunk, vec) == 0;
+        for (uint64_t pg = 0; pg * PAGE < chunk; pg++)
+            if (!known || (vec[pg] & 1))
+                fn(ctx, off + pg * PAGE);
+    }
+}
+
+void aspace_table_init(struct emu *emu)
+{
+    struct aspace_table *t = ARENA_NEW_ARRAY(emu->arena, struct aspace_table, 1);
+    emu->aspace_table = t;
+    arena_bound(emu->arena, t->slots, sizeof(struct aspace_state), EMU_ASPACE_MAX, &t->slots_hwm);
+    for (int i = 0; i < EMU_ASPACE_MAX; i++) {
+        struct aspace_state *st = &t->slots[i];
+        arena_bound(emu->arena, st->vmas, sizeof(struct vma), ASPACE_VMA_MAX, &st->vma_hwm);
+        arena_bound(emu->arena, st->time_sites, sizeof(struct time_site), ASPACE_TIME_SITES_MAX,
+                    &st->time_hwm);
+        arena_bound(emu->arena, st->watch.ranges, sizeof(struct watch_range), WATCH_RANGES_MAX,
+                    &st->watch.hwm);
+        arena_bound(emu->arena, st->store_watch.ranges, sizeof(struct store_watch_range),
+                    STORE_WATCH_MAX, &st->store_watch.hwm);
+    }
 }
 
 struct aspace *aspace_create(struct emu *emu, const char **err)
 {
-    struct aspace_state *states = state_table(emu);
+    struct aspace_table *t = emu->aspace_table;
     int slot = -1;
     for (int i = 0; i < EMU_ASPACE_MAX; i++) {
-        if (!states[i].in_use && !emu->aspaces[i]) {
+        if (!t->slots[i].in_use && !emu->aspaces[i]) {
             slot = i;
             break;
         }
@@ -72,11 +77,18 @@ struct aspace *aspace_create(struct emu *emu, const char **err)
     }
     as->emu = emu;
     as->id = slot;
-    as->st = &states[slot];
+    as->st = &t->slots[slot];
+    if ((uint32_t)slot >= t->slots_hwm)
+        t->slots_hwm = (uint32_t)slot + 1;
+    /* A slot used before keeps stale entries in its tables, below their high-water marks,
+     * where nothing reads them. */
     as->st->in_use = true;
     as->st->count = 0;
+    as->st->find_hint = 0;
     as->st->ntime_sites = 0;
-    memset(&as->st->watch, 0, sizeof(as->st->watch));
+    as->st->watch.count = 0;
+    memset(as->st->watch.pages, 0, sizeof(as->st->watch.pages));
+    as->st->store_watch.count = 0;
     as->st->next_backing_id = ((uint64_t)slot << 48) + 1;
     as->be = backend_open(emu, as, err);
     if (!as->be) {
@@ -85,33 +97,37 @@ struct aspace *aspace_create(struct emu *emu, const char **err)
         return NULL;
     }
     emu->aspaces[slot] = as;
+    snap_aspace_created(emu, as);
     return as;
 }
 
-static void host_release(struct vma *v, guest_addr_t start, guest_addr_t end)
+static void host_release(struct aspace *as, struct vma *v, guest_addr_t start, guest_addr_t end)
 {
-    /* Shared memory may still be mapped by a fork child or parent; it lives until the run ends. */
-    if (v->flags & ASPACE_MAP_SHARED)
-        return;
-    munmap(v->host + (start - v->start), end - start);
+    snap_host_release(as->emu, v->host + (start - v->start), end - start, v->epoch,
+                      v->flags & ASPACE_MAP_SHARED);
+}
+
+void aspace_free(struct aspace *as)
+{
+    backend_close(as->be);
+    if (as->emu->aspaces[as->id] == as)
+        as->emu->aspaces[as->id] = NULL;
+    free(as);
 }
 
 void aspace_destroy(struct aspace *as)
 {
-    if (!as)
+    if (!as || !snap_aspace_release(as->emu, as))
         return;
     for (size_t i = 0; i < as->st->count; i++)
-        host_release(&as->st->vmas[i], as->st->vmas[i].start, as->st->vmas[i].end);
+        host_release(as, &as->st->vmas[i], as->st->vmas[i].start, as->st->vmas[i].end);
     as->st->count = 0;
     as->st->in_use = false;
-    backend_close(as->be);
-    as->emu->aspaces[as->id] = NULL;
-    free(as);
+    aspace_free(as);
 }
 
 struct emu *aspace_emu(const struct aspace *as) { return as->emu; }
 int aspace_id(const struct aspace *as) { return as->id; }
-struct backend *aspace_backend(const struct aspace *as);
 struct backend *aspace_backend(const struct aspace *as) { return as->be; }
 struct watch_table *aspace_watch_table(const struct aspace *as) { return &as->st->watch; }
 struct store_watch_table *aspace_store_watch_table(const struct aspace *as)
@@ -148,6 +164,22 @@ static const struct vma *vma_find(const struct aspace_state *st, guest_addr_t ad
     return NULL;
 }
 
+bool aspace_tlb_fill(struct aspace *as, guest_addr_t vaddr)
+{
+    const struct vma *v = vma_find(as->st, vaddr);
+    if (!v || !(v->prot & LX_PROT_WRITE))
+        return false;
+    /* The engine can write the page without asking again until its TLB is flushed. */
+    note_write(as, v, vaddr, 1);
+    return !(v->prot & LX_PROT_EXEC);
+}
+
+static void vma_count_up(struct aspace_state *st)
+{
+    if (++st->count > st->vma_hwm)
+        st->vma_hwm = (uint32_t)st->count;
+}
+
 /* Splits the VMA containing addr so that a VMA starts at addr. -LX_ENOMEM when full. */
 static int vma_split_at(struct aspace_state *st, guest_addr_t addr)
 {
@@ -157,7 +189,7 @@ static int vma_split_at(struct aspace_state *st, guest_addr_t addr)
     if (st->count == ASPACE_VMA_MAX)
         return -LX_ENOMEM;
     memmove(&st->vmas[i + 1], &st->vmas[i], (st->count - i) * sizeof(struct vma));
-    st->count++;
+    vma_count_up(st);
     struct vma *lo = &st->vmas[i], *hi = &st->vmas[i + 1];
     uint64_t cut = addr - lo->start;
     lo->end = addr;
@@ -187,7 +219,7 @@ static int vma_insert(struct aspace_state *st, const struct vma *v)
     size_t i = vma_search(st, v->start);
     memmove(&st->vmas[i + 1], &st->vmas[i], (st->count - i) * sizeof(struct vma));
     st->vmas[i] = *v;
-    st->count++;
+    vma_count_up(st);
     return 0;
 }
 
@@ -205,22 +237,15 @@ int aspace_unmap(struct aspace *as, guest_addr_t addr, uint64_t len)
     while (first + n < as->st->count && as->st->vmas[first + n].start < end) {
         struct vma *v = &as->st->vmas[first + n];
         backend_unmap(as->be, v->start, v->end - v->start);
-        host_release(v, v->start, v->end);
+        host_release(as, v, v->start, v->end);
         n++;
     }
     vma_remove(as->st, first, n);
     return 0;
 }
 
-static void *host_alloc(uint64_t len, bool shared)
-{
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                   (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
-}
-
 static int map_host(struct aspace *as, guest_addr_t addr, uint64_t len, int prot, int flags,
-                    uint8_t *host, uint64_t backing_id, uint64_t backing_off)
+                    uint8_t *host, uint32_t epoch, uint64_t backing_id, uint64_t backing_off)
 {
     int rc = backend_map(as->be, addr, len, prot, host);
     if (rc)
@@ -230,6 +255,7 @@ static int map_host(struct aspace *as, guest_addr_t addr, uint64_t len, int prot
                     .prot = prot,
                     .flags = flags,
                     .host = host,
+                    .epoch = epoch,
                     .backing_id = backing_id,
                     .backing_off = backing_off};
     rc = vma_insert(as->st, &v);
@@ -245,12 +271,13 @@ int aspace_map(struct aspace *as, guest_addr_t addr, uint64_t len, int prot, int
     int rc = aspace_unmap(as, addr, len);
     if (rc)
         return rc;
-    uint8_t *host = host_alloc(len, flags & ASPACE_MAP_SHARED);
+    uint32_t epoch;
+    uint8_t *host = snap_host_alloc(as->emu, len, flags & ASPACE_MAP_SHARED, &epoch);
     if (!host)
         return -LX_ENOMEM;
-    rc = map_host(as, addr, len, prot, flags, host, as->st->next_backing_id++, 0);
+    rc = map_host(as, addr, len, prot, flags, host, epoch, as->st->next_backing_id++, 0);
     if (rc)
-        munmap(host, len);
+        snap_host_release(as->emu, host, len, epoch, false);
     return rc;
 }
 
@@ -289,9 +316,35 @@ int aspace_protect(struct aspace *as, guest_addr_t addr, uint64_t len, int prot)
     int rc = vma_split_range(as->st, addr, end);
     if (rc)
         return rc;
-    for (size_t i = vma_search(as->st, addr); i < as->st->count && as->st->vmas[i].start < end; i++)
-        as->st->vmas[i].prot = prot;
+    for (size_t i = vma_search(as->st, addr); i < as->st->count && as->st->vmas[i].start < end;
+         i++) {
+        struct vma *v = &as->st->vmas[i];
+        v->prot = prot;
+        /* Code made since the snapshot must not outlive a restore of the bytes under it. */
+        if (prot & LX_PROT_EXEC)
+            note_write(as, v, v->start, v->end - v->start);
+    }
     return backend_protect(as->be, addr, len, prot);
+}
+
+struct resident_ctx {
+    const struct aspace *as;
+    const struct vma *v;
+    guest_addr_t start;
+};
+
+static void save_page_cb(void *ctx, uint64_t off)
+{
+    struct resident_ctx *c = ctx;
+    note_write(c->as, c->v, c->start + off, PAGE);
+}
+
+/* madvise(MADV_DONTNEED) is about to zero [s, e) of v: the snapshot keeps what it held. */
+static void save_resident(const struct aspace *as, const struct vma *v, guest_addr_t s,
+                          guest_addr_t e)
+{
+    struct resident_ctx c = {as, v, s};
+    for_each_resident(v->host + (s - v->start), e - s, save_page_cb, &c);
 }
 
 int aspace_discard(struct aspace *as, guest_addr_t addr, uint64_t len)
@@ -308,6 +361,8 @@ int aspace_discard(struct aspace *as, guest_addr_t addr, uint64_t len)
         if (v->flags & ASPACE_MAP_SHARED)
             continue; /* shared memory keeps its contents, as with a shmem mapping */
         guest_addr_t s = v->start > addr ? v->start : addr, e = v->end < end ? v->end : end;
+        if (emu_snapshot_active(as->emu))
+            save_resident(as, v, s, e);
         madvise(v->host + (s - v->start), e - s, MADV_DONTNEED);
         if (v->prot & LX_PROT_EXEC)
             backend_code_changed(as->be, s, e - s);
@@ -322,7 +377,8 @@ int aspace_move(struct aspace *as, guest_addr_t old_addr, uint64_t old_len, gues
     if (!v || v->end < old_addr + old_len)
         return -LX_EFAULT;
     int prot = v->prot, flags = v->flags;
-    uint8_t *host = host_alloc(new_len, flags & ASPACE_MAP_SHARED);
+    uint32_t epoch;
+    uint8_t *host = snap_host_alloc(as->emu, new_len, flags & ASPACE_MAP_SHARED, &epoch);
     if (!host)
         return -LX_ENOMEM;
     memcpy(host, v->host + (old_addr - v->start), old_len < new_len ? old_len : new_len);
@@ -331,9 +387,9 @@ int aspace_move(struct aspace *as, guest_addr_t old_addr, uint64_t old_len, gues
     if (rc == 0)
         rc = aspace_unmap(as, new_addr, new_len);
     if (rc == 0)
-        rc = map_host(as, new_addr, new_len, prot, flags, host, backing, 0);
+        rc = map_host(as, new_addr, new_len, prot, flags, host, epoch, backing, 0);
     if (rc)
-        munmap(host, new_len);
+        snap_host_release(as->emu, host, new_len, epoch, false);
     return rc;
 }
 
@@ -409,9 +465,10 @@ static int mem_copy(const struct aspace *as, guest_addr_t addr, void *buf, size_
             return -LX_EFAULT;
         size_t n = v->end - addr < len ? v->end - addr : len;
         uint8_t *h = v->host + (addr - v->start);
-        if (write)
+        if (write) {
+            note_write(as, v, addr, n);
             memcpy(h, p, n);
-        else
+        } else
             memcpy(p, h, n);
         addr += n;
         p += n;
@@ -455,6 +512,8 @@ void *aspace_host(const struct aspace *as, guest_addr_t addr, size_t len, int pr
     const struct vma *v = vma_find(as->st, addr);
     if (!v || addr + len > v->end || addr + len < addr || (prot && !prot_allows(v->prot, prot)))
         return NULL;
+    if (prot & LX_PROT_WRITE)
+        note_write(as, v, addr, len);
     return v->host + (addr - v->start);
 }
 
@@ -473,48 +532,60 @@ struct guest_mem aspace_guest_mem(struct aspace *as)
     return (struct guest_mem){.ctx = as, .read = mem_read_cb, .write = mem_write_cb};
 }
 
+struct copy_ctx {
+    uint8_t *dst;
+    const uint8_t *src;
+};
+
+static void copy_page_cb(void *ctx, uint64_t off)
+{
+    struct copy_ctx *c = ctx;
+    memcpy(c->dst + off, c->src + off, PAGE);
+}
+
 /* Copies only resident pages: untouched parts of big reservations (thread stacks) stay free. */
 static void copy_resident(uint8_t *dst, const uint8_t *src, uint64_t len)
 {
-    uint64_t host_page = (uint64_t)sysconf(_SC_PAGESIZE);
-    unsigned char vec[256];
-    for (uint64_t off = 0; off < len; off += host_page * sizeof(vec)) {
-        uint64_t chunk = len - off < host_page * sizeof(vec) ? len - off : host_page * sizeof(vec);
-        if (mincore((void *)(src + off), chunk, vec) != 0) {
-            memcpy(dst + off, src + off, chunk);
-            continue;
-        }
-        for (uint64_t p = 0; p * host_page < chunk; p++)
-            if (vec[p] & 1)
-                memcpy(dst + off + p * host_page, src + off + p * host_page,
-                       chunk - p * host_page < host_page ? chunk - p * host_page : host_page);
-    }
+    struct copy_ctx c = {dst, src};
+    for_each_resident((uint8_t *)src, len, copy_page_cb, &c);
 }
+
+static uint32_t hwm_max(uint32_t a, size_t b) { return a > b ? a : (uint32_t)b; }
 
 int aspace_copy_from(struct aspace *dst, const struct aspace *src)
 {
-    dst->st->ntime_sites = src->st->ntime_sites;
-    memcpy(dst->st->time_sites, src->st->time_sites,
-           sizeof(struct time_site) * (size_t)src->st->ntime_sites);
-    dst->st->watch = src->st->watch;
-    dst->st->store_watch = src->st->store_watch;
+    struct aspace_state *d = dst->st;
+    const struct aspace_state *s = src->st;
+    d->ntime_sites = s->ntime_sites;
+    d->time_hwm = hwm_max(d->time_hwm, (size_t)s->ntime_sites);
+    memcpy(d->time_sites, s->time_sites, sizeof(struct time_site) * (size_t)s->ntime_sites);
+    /* Only the live entries: the tails above the high-water marks stay untouched. */
+    d->watch.count = s->watch.count;
+    d->watch.hwm = hwm_max(d->watch.hwm, s->watch.count);
+    memcpy(d->watch.pages, s->watch.pages, sizeof(d->watch.pages));
+    memcpy(d->watch.ranges, s->watch.ranges, sizeof(s->watch.ranges[0]) * s->watch.count);
+    d->store_watch.count = s->store_watch.count;
+    d->store_watch.hwm = hwm_max(d->store_watch.hwm, s->store_watch.count);
+    memcpy(d->store_watch.ranges, s->store_watch.ranges,
+           sizeof(s->store_watch.ranges[0]) * s->store_watch.count);
     backend_watch_changed(dst->be);
-    for (size_t i = 0; i < src->st->count; i++) {
-        const struct vma *v = &src->st->vmas[i];
+    for (size_t i = 0; i < s->count; i++) {
+        const struct vma *v = &s->vmas[i];
         uint64_t len = v->end - v->start;
         uint8_t *host = v->host;
+        uint32_t epoch = v->epoch;
         if (!(v->flags & ASPACE_MAP_SHARED)) {
-            host = host_alloc(len, false);
+            host = snap_host_alloc(dst->emu, len, false, &epoch);
             if (!host)
                 return -LX_ENOMEM;
             copy_resident(host, v->host, len);
         }
-        int rc = map_host(dst, v->start, len, v->prot, v->flags, host,
-                          v->flags & ASPACE_MAP_SHARED ? v->backing_id : dst->st->next_backing_id++,
+        int rc = map_host(dst, v->start, len, v->prot, v->flags, host, epoch,
+                          v->flags & ASPACE_MAP_SHARED ? v->backing_id : d->next_backing_id++,
                           v->flags & ASPACE_MAP_SHARED ? v->backing_off : 0);
         if (rc) {
             if (!(v->flags & ASPACE_MAP_SHARED))
-                munmap(host, len);
+                snap_host_release(dst->emu, host, len, epoch, false);
             return rc;
         }
     }
@@ -526,6 +597,8 @@ int aspace_add_time_site(struct aspace *as, const struct time_site *site)
     if (as->st->ntime_sites == ASPACE_TIME_SITES_MAX)
         return -LX_ENOMEM;
     as->st->time_sites[as->st->ntime_sites++] = *site;
+    if ((uint32_t)as->st->ntime_sites > as->st->time_hwm)
+        as->st->time_hwm = (uint32_t)as->st->ntime_sites;
     return 0;
 }
 

@@ -37,4 +37,12 @@ void backend_watch_changed(struct backend *b);
 /* Forget cached per-block instruction counts (code was unmapped or changed protection). */
 void backend_code_changed(struct backend *b, guest_addr_t addr, uint64_t len);
 
+/* For snapshots (snapshot.c): empty both engines' TLBs, so that every page is filled again
+ * before it is used; save and restore the engine's whole CPU state; and take up the watch table
+ * as the arena now holds it, clearing caches only if it changed. */
+void backend_tlb_flush(struct backend *b);
+void backend_env_save(struct backend *b);
+void backend_env_restore(struct backend *b);
+void backend_watch_refresh(struct backend *b);
+
 #endif

@@ -26,6 +26,7 @@ struct emu *emu_create(const struct emu_config *cfg, struct arena *arena, const 
         const char *why = NULL;
         emu->fast_stores = fast_stores_selftest(cfg->arch, &why);
     }
+    aspace_table_init(emu);
     return emu;
 }
 
@@ -33,6 +34,7 @@ void emu_destroy(struct emu *emu)
 {
     if (!emu)
         return;
+    snap_destroy(emu);
     cs_close(&emu->cs);
     free(emu);
 }

@@ -42,4 +42,24 @@ bool emu_fast_stores_active(const struct emu *emu);
 /* Total instructions decoded to size translation blocks (x86-64 only), for --stats. */
 uint64_t emu_icount_decodes(const struct emu *emu);
 
+/* One snapshot of the whole machine: guest memory, mappings, engines' CPU state and the state
+ * arena. Taking one replaces the last; a restore puts the machine back as it was when it was
+ * taken and keeps the snapshot for the next restore. Memory is saved lazily, page by page, on
+ * its first write after the snapshot or a restore. */
+void emu_snapshot_take(struct emu *emu);
+void emu_snapshot_restore(struct emu *emu);
+void emu_snapshot_drop(struct emu *emu);
+bool emu_snapshot_active(const struct emu *emu);
+
+struct emu_snapshot_stats {
+    uint64_t restores;
+    uint64_t pages_saved;    /* page copies made, in all */
+    uint64_t pages_restored; /* pages copied back, in all */
+    uint64_t last_pages;     /* pages copied back by the last restore */
+    uint64_t regions_changed;
+    uint64_t arena_bytes; /* the arena's live bytes that a restore copies */
+    uint64_t pages_kept;  /* page copies the snapshot holds now */
+};
+void emu_snapshot_stats(const struct emu *emu, struct emu_snapshot_stats *out);
+
 #endif

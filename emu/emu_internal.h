@@ -8,7 +8,8 @@
 
 #include "emu.h"
 
-struct aspace_state;
+struct aspace_table;
+struct emu_snap;
 
 #define EMU_ASPACE_MAX 64
 
@@ -20,9 +21,31 @@ struct emu {
     bool store_watch;
     csh cs; /* decodes translation blocks for their instruction counts (x86-64) */
     uint64_t icount_decodes;
-    struct aspace_state *aspace_states; /* EMU_ASPACE_MAX slots in the arena */
+    struct aspace_table *aspace_table; /* in the arena */
     struct aspace *aspaces[EMU_ASPACE_MAX];
+    struct emu_snap *snap; /* snapshot.c; NULL until the first snapshot */
 };
+
+/* aspace.c: the arena's table of address-space slots, made with the machine. */
+void aspace_table_init(struct emu *emu);
+
+/* snapshot.c: what the memory and mapping code tells the snapshot. All are cheap no-ops while
+ * no snapshot is taken. */
+/* Host memory for a mapping; *epoch notes when it was made. NULL when the host has none. */
+void *snap_host_alloc(struct emu *emu, uint64_t len, bool shared, uint32_t *epoch);
+/* A mapping's host memory [host, host+len) is no longer mapped by the guest. */
+void snap_host_release(struct emu *emu, uint8_t *host, uint64_t len, uint32_t epoch, bool shared);
+/* The page at host (page-aligned), mapped at vaddr of address space as_id with prot, is about to
+ * be written by the guest or the kernel model: its content at the snapshot is kept. */
+void snap_page_write(struct emu *emu, uint8_t *host, uint32_t epoch, int prot, int as_id,
+                     guest_addr_t vaddr);
+/* The address space is going away: false when the snapshot keeps it (it may come back at a
+ * restore), true when the caller must free it now. */
+struct aspace;
+bool snap_aspace_release(struct emu *emu, struct aspace *as);
+/* A new address space was made since the snapshot: a restore frees it. */
+void snap_aspace_created(struct emu *emu, struct aspace *as);
+void snap_destroy(struct emu *emu);
 
 /* fast_stores.c */
 bool fast_stores_selftest(const struct arch_desc *arch, const char **why);

@@ -51,6 +51,8 @@ int aspace_store_watch_add(struct aspace *as, guest_addr_t start, uint32_t len)
         if (w->count == STORE_WATCH_MAX)
             return -LX_ENOMEM;
         r = &w->ranges[w->count++];
+        if (w->count > w->hwm)
+            w->hwm = w->count;
     }
     *r = (struct store_watch_range){.start = start, .words = (len + 3) / 4};
     return 0;

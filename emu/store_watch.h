@@ -23,6 +23,7 @@ struct store_watch_range {
 /* Lives in the arena with the rest of the address space; unsorted, a handful of entries. */
 struct store_watch_table {
     uint32_t count;
+    uint32_t hwm; /* ranges at or above have never been written (arena_bound) */
     struct store_watch_range ranges[STORE_WATCH_MAX];
 };
 

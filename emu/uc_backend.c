@@ -22,6 +22,7 @@
 
 #include "arena.h"
 #include "aspace.h"
+#include "aspace_internal.h"
 #include "backend.h"
 #include "emu_internal.h"
 #include "store_watch.h"
@@ -52,6 +53,7 @@ struct backend {
     const struct arch_desc *arch;
     struct engine fast, precise;
     uc_context *xfer; /* moves the registers between the two engines */
+    uc_context *env;  /* the fast engine's CPU state at the snapshot (snapshot.c) */
     void (*tlb_flush)(void *cpu);
     struct cpu_ctx *loaded;
 
@@ -422,6 +424,8 @@ void backend_close(struct backend *b)
         return;
     if (b->xfer)
         uc_context_free(b->xfer);
+    if (b->env)
+        uc_context_free(b->env);
     if (b->fast.uc)
         uc_close(b->fast.uc);
     if (b->precise.uc)
@@ -527,10 +531,31 @@ bool backend_page_is_fast(struct engine *e, void *cpu, uint64_t vaddr)
 {
     struct backend *b = e->b;
     e->cpu = cpu;
-    if (!b->emu->fast_stores)
-        return false;
-    struct vma_info v;
-    return aspace_lookup(b->as, vaddr, &v) && (v.prot & LX_PROT_WRITE) && !(v.prot & LX_PROT_EXEC);
+    bool fast = aspace_tlb_fill(b->as, vaddr);
+    return fast && b->emu->fast_stores;
+}
+
+void backend_tlb_flush(struct backend *b) { backend_tlb_changed(b); }
+
+void backend_env_save(struct backend *b)
+{
+    if (!b->env && uc_context_alloc(b->fast.uc, &b->env) != UC_ERR_OK) {
+        fprintf(stderr, "rseqemu: internal error: cannot allocate an engine context\n");
+        abort();
+    }
+    uc_context_save(b->fast.uc, b->env);
+}
+
+void backend_env_restore(struct backend *b)
+{
+    if (b->env)
+        uc_context_restore(b->fast.uc, b->env);
+}
+
+void backend_watch_refresh(struct backend *b)
+{
+    if (memcmp(b->watch_pages, b->watch->pages, sizeof(b->watch_pages)) != 0)
+        backend_watch_changed(b);
 }
 
 static void fault_exit(struct backend *b, struct emu_exit *out)

@@ -24,6 +24,7 @@ struct watch_range {
 /* Lives in the arena with the rest of the address space. Ranges are sorted by start. */
 struct watch_table {
     uint32_t count;
+    uint32_t hwm; /* ranges at or above have never been written (arena_bound) */
     uint8_t pages[WATCH_PAGE_SLOTS];
     struct watch_range ranges[WATCH_RANGES_MAX];
 };

@@ -1,0 +1,462 @@
+/* Snapshots of the machine, restored in place.
+ *
+ * Guest memory is copied lazily: after a snapshot every engine's TLB is empty, so the first
+ * access to a writable page refills it through the store interposer (fast_stores.c), which
+ * saves the page before the access goes on; the kernel model's own writes go through aspace.c,
+ * which does the same. A restore copies back only the pages touched since (and leaves their
+ * saved copies for the next time), then empties the TLBs again. Translated code survives: only
+ * code pages that were written or remapped are invalidated.
+ *
+ * Mappings: host memory allocated since the snapshot is freed at a restore; memory the
+ * snapshot's mappings use is never freed while it lives, even if the guest unmaps it, and an
+ * address space that ends keeps its engines until a restore brings it back or the snapshot is
+ * dropped. Each engine's regions are brought back to the snapshot's mappings by unmapping and
+ * mapping only the regions that differ, and each engine's CPU state is restored whole, so that
+ * nothing of a restored run depends on the runs before it.
+ *
+ * The state arena (arena.h) is restored last, after the mappings, whose current list lives in
+ * it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "aspace_internal.h"
+#include "backend.h"
+#include "emu.h"
+
+#define PAGE 4096ULL
+
+struct saved_page {
+    uint8_t *host;
+    uint8_t *copy;
+    guest_addr_t vaddr;
+    int as_id;
+    bool exec;
+    bool touched; /* since the snapshot or the last restore */
+};
+
+struct range {
+    uint8_t *p;
+    uint64_t len;
+};
+
+struct ranges {
+    struct range *v;
+    size_t n, cap;
+};
+
+/* An address space as the snapshot found it. */
+struct slot_snap {
+    struct aspace *obj; /* NULL: the slot was free */
+    struct vma *vmas;
+    size_t count, cap;
+    struct cpu_ctx *loaded;
+    /* It ended since: its engines still hold these mappings. */
+    bool gone;
+    struct vma *gone_vmas;
+    size_t gone_count, gone_cap;
+};
+
+struct emu_snap {
+    bool active;
+    uint32_t epoch;
+    struct saved_page *pages;
+    size_t npages, cap_pages;
+    uint32_t *index; /* open addressing on the host page: 1 + index into pages, 0 empty */
+    size_t index_cap;
+    uint32_t *touched;
+    size_t ntouched, cap_touched;
+    struct ranges young;    /* host memory allocated since the snapshot */
+    struct ranges deferred; /* host memory the guest let go of, which the snapshot still maps */
+    struct slot_snap slots[EMU_ASPACE_MAX];
+    struct aspace *young_as[EMU_ASPACE_MAX];
+    struct emu_snapshot_stats stats;
+};
+
+static void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) {
+        fprintf(stderr, "rseqemu: internal error: out of memory for a snapshot\n");
+        abort();
+    }
+    return q;
+}
+
+#define GROW(ptr, n, cap)                                                                          \
+    do {                                                                                           \
+        if ((n) == (cap)) {                                                                        \
+            (cap) = (cap) ? 2 * (cap) : 64;                                                        \
+            (ptr) = xrealloc((ptr), (cap) * sizeof(*(ptr)));                                       \
+        }                                                                                          \
+    } while (0)
+
+static void ranges_push(struct ranges *r, uint8_t *p, uint64_t len)
+{
+    GROW(r->v, r->n, r->cap);
+    r->v[r->n++] = (struct range){p, len};
+}
+
+static struct emu_snap *snap_of(struct emu *emu)
+{
+    if (!emu->snap) {
+        emu->snap = calloc(1, sizeof(*emu->snap));
+        if (!emu->snap) {
+            fprintf(stderr, "rseqemu: internal error: out of memory for a snapshot\n");
+            abort();
+        }
+    }
+    return emu->snap;
+}
+
+/* ---- saved pages ---- */
+
+static size_t page_hash(const uint8_t *host, size_t cap)
+{
+    uint64_t x = (uint64_t)(uintptr_t)host >> 12;
+    x *= 0x9e3779b97f4a7c15ULL;
+    return (size_t)(x >> 20) & (cap - 1);
+}
+
+static void index_grow(struct emu_snap *s)
+{
+    size_t cap = s->index_cap ? 2 * s->index_cap : 1024;
+    free(s->index);
+    s->index = calloc(cap, sizeof(*s->index));
+    if (!s->index) {
+        fprintf(stderr, "rseqemu: internal error: out of memory for a snapshot\n");
+        abort();
+    }
+    s->index_cap = cap;
+    for (size_t i = 0; i < s->npages; i++) {
+        size_t h = page_hash(s->pages[i].host, cap);
+        while (s->index[h])
+            h = (h + 1) & (cap - 1);
+        s->index[h] = (uint32_t)i + 1;
+    }
+}
+
+static struct saved_page *page_find(struct emu_snap *s, const uint8_t *host, size_t *slot)
+{
+    size_t h = page_hash(host, s->index_cap);
+    for (; s->index[h]; h = (h + 1) & (s->index_cap - 1))
+        if (s->pages[s->index[h] - 1].host == host)
+            return &s->pages[s->index[h] - 1];
+    *slot = h;
+    return NULL;
+}
+
+static void page_touch(struct emu_snap *s, struct saved_page *p)
+{
+    if (p->touched)
+        return;
+    p->touched = true;
+    GROW(s->touched, s->ntouched, s->cap_touched);
+    s->touched[s->ntouched++] = (uint32_t)(p - s->pages);
+}
+
+void snap_page_write(struct emu *emu, uint8_t *host, uint32_t epoch, int prot, int as_id,
+                     guest_addr_t vaddr)
+{
+    struct emu_snap *s = emu->snap;
+    if (!s || !s->active || epoch == s->epoch)
+        return; /* memory made since the snapshot goes away whole at a restore */
+    if (2 * (s->npages + 1) > s->index_cap)
+        index_grow(s);
+    size_t slot;
+    struct saved_page *p = page_find(s, host, &slot);
+    if (!p) {
+        GROW(s->pages, s->npages, s->cap_pages);
+        p = &s->pages[s->npages];
+        *p = (struct saved_page){.host = host, .vaddr = vaddr, .as_id = as_id};
+        p->copy = malloc(PAGE);
+        if (!p->copy) {
+            fprintf(stderr, "rseqemu: internal error: out of memory for a snapshot\n");
+            abort();
+        }
+        memcpy(p->copy, host, PAGE);
+        s->index[slot] = (uint32_t)++s->npages;
+        s->stats.pages_saved++;
+    }
+    p->exec |= (prot & LX_PROT_EXEC) != 0;
+    page_touch(s, p);
+}
+
+/* ---- host memory ---- */
+
+void *snap_host_alloc(struct emu *emu, uint64_t len, bool shared, uint32_t *epoch)
+{
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    struct emu_snap *s = emu->snap;
+    *epoch = s ? s->epoch : 0;
+    if (s && s->active)
+        ranges_push(&s->young, p, len);
+    return p;
+}
+
+void snap_host_release(struct emu *emu, uint8_t *host, uint64_t len, uint32_t epoch, bool shared)
+{
+    /* Shared memory may still be mapped by a fork child or parent; it lives until the run
+     * ends. */
+    if (shared)
+        return;
+    struct emu_snap *s = emu->snap;
+    if (!s || !s->active) {
+        munmap(host, len);
+        return;
+    }
+    /* Memory made since the snapshot is freed whole at the restore; older memory may come back
+     * with it, and is freed when the snapshot is dropped if nothing maps it then. */
+    if (epoch != s->epoch)
+        ranges_push(&s->deferred, host, len);
+}
+
+/* ---- address spaces ---- */
+
+static void copy_vmas(const struct aspace *as, struct vma **dst, size_t *count, size_t *cap)
+{
+    if (as->st->count > *cap) {
+        *cap = as->st->count;
+        *dst = xrealloc(*dst, *cap * sizeof(**dst));
+    }
+    memcpy(*dst, as->st->vmas, as->st->count * sizeof(**dst));
+    *count = as->st->count;
+}
+
+void snap_aspace_created(struct emu *emu, struct aspace *as)
+{
+    struct emu_snap *s = emu->snap;
+    if (s && s->active)
+        s->young_as[as->id] = as;
+}
+
+bool snap_aspace_release(struct emu *emu, struct aspace *as)
+{
+    struct emu_snap *s = emu->snap;
+    if (!s || !s->active)
+        return true;
+    if (s->young_as[as->id] == as) {
+        s->young_as[as->id] = NULL;
+        return true; /* its memory is freed at the restore, with the rest made since */
+    }
+    struct slot_snap *ss = NULL;
+    for (int i = 0; i < EMU_ASPACE_MAX && !ss; i++)
+        if (s->slots[i].obj == as)
+            ss = &s->slots[i];
+    if (!ss)
+        return true;
+    /* Its engines keep their regions: what they map is what a restore compares. */
+    ss->gone = true;
+    copy_vmas(as, &ss->gone_vmas, &ss->gone_count, &ss->gone_cap);
+    for (size_t i = 0; i < as->st->count; i++) {
+        const struct vma *v = &as->st->vmas[i];
+        snap_host_release(emu, v->host, v->end - v->start, v->epoch, v->flags & ASPACE_MAP_SHARED);
+    }
+    as->st->count = 0;
+    as->st->in_use = false;
+    emu->aspaces[as->id] = NULL;
+    return false;
+}
+
+static bool same_vma(const struct vma *a, const struct vma *b)
+{
+    return a->start == b->start && a->end == b->end && a->prot == b->prot && a->host == b->host;
+}
+
+static bool vma_listed(const struct vma *v, const struct vma *list, size_t n)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (list[mid].start < v->start)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && same_vma(&list[lo], v);
+}
+
+/* The engines of the address space map `now`; make them map `then` instead, touching only the
+ * regions that differ (the others keep their translated code). */
+static void regions_restore(struct emu_snap *s, struct backend *b, const struct vma *now,
+                            size_t nnow, const struct vma *then, size_t nthen)
+{
+    for (size_t i = 0; i < nnow; i++) {
+        if (!vma_listed(&now[i], then, nthen)) {
+            backend_unmap(b, now[i].start, now[i].end - now[i].start);
+            s->stats.regions_changed++;
+        }
+    }
+    for (size_t i = 0; i < nthen; i++) {
+        if (!vma_listed(&then[i], now, nnow)) {
+            backend_map(b, then[i].start, then[i].end - then[i].start, then[i].prot, then[i].host);
+            s->stats.regions_changed++;
+        }
+    }
+}
+
+/* ---- the snapshot ---- */
+
+static void forget_pages(struct emu_snap *s)
+{
+    for (size_t i = 0; i < s->npages; i++)
+        free(s->pages[i].copy);
+    s->npages = 0;
+    s->ntouched = 0;
+    if (s->index)
+        memset(s->index, 0, s->index_cap * sizeof(*s->index));
+}
+
+static void tlb_flush_all(struct emu *emu)
+{
+    for (int i = 0; i < EMU_ASPACE_MAX; i++)
+        if (emu->aspaces[i])
+            backend_tlb_flush(aspace_backend(emu->aspaces[i]));
+}
+
+/* Host memory the snapshot kept for itself that nothing maps any more. */
+static bool mapped_anywhere(struct emu *emu, const uint8_t *p)
+{
+    for (int i = 0; i < EMU_ASPACE_MAX; i++) {
+        const struct aspace *as = emu->aspaces[i];
+        for (size_t j = 0; as && j < as->st->count; j++) {
+            const struct vma *v = &as->st->vmas[j];
+            if (p >= v->host && p < v->host + (v->end - v->start))
+                return true;
+        }
+    }
+    return false;
+}
+
+void emu_snapshot_drop(struct emu *emu)
+{
+    struct emu_snap *s = emu->snap;
+    if (!s || !s->active)
+        return;
+    s->active = false;
+    for (int i = 0; i < EMU_ASPACE_MAX; i++) {
+        struct slot_snap *ss = &s->slots[i];
+        if (ss->obj && ss->gone)
+            aspace_free(ss->obj);
+        ss->obj = NULL;
+        ss->gone = false;
+        s->young_as[i] = NULL;
+    }
+    for (size_t i = 0; i < s->deferred.n; i++) {
+        const struct range *r = &s->deferred.v[i];
+        for (uint64_t off = 0; off < r->len; off += PAGE)
+            if (!mapped_anywhere(emu, r->p + off))
+                munmap(r->p + off, PAGE);
+    }
+    s->deferred.n = 0;
+    s->young.n = 0;
+    forget_pages(s);
+    arena_snapshot_drop(emu->arena);
+}
+
+void emu_snapshot_take(struct emu *emu)
+{
+    emu_snapshot_drop(emu);
+    struct emu_snap *s = snap_of(emu);
+    s->epoch++;
+    s->active = true;
+    for (int i = 0; i < EMU_ASPACE_MAX; i++) {
+        struct aspace *as = emu->aspaces[i];
+        struct slot_snap *ss = &s->slots[i];
+        ss->obj = as;
+        if (!as)
+            continue;
+        struct backend *b = aspace_backend(as);
+        copy_vmas(as, &ss->vmas, &ss->count, &ss->cap);
+        ss->loaded = backend_loaded(b);
+        backend_env_save(b);
+    }
+    /* Every page a run writes from now on first refills a TLB entry, and is saved then. */
+    tlb_flush_all(emu);
+    arena_snapshot_take(emu->arena);
+}
+
+void emu_snapshot_restore(struct emu *emu)
+{
+    struct emu_snap *s = emu->snap;
+    if (!s || !s->active)
+        return;
+    s->stats.restores++;
+    for (int i = 0; i < EMU_ASPACE_MAX; i++) {
+        if (s->young_as[i]) {
+            aspace_free(s->young_as[i]);
+            s->young_as[i] = NULL;
+        }
+    }
+    for (int i = 0; i < EMU_ASPACE_MAX; i++) {
+        struct slot_snap *ss = &s->slots[i];
+        if (!ss->obj)
+            continue;
+        struct backend *b = aspace_backend(ss->obj);
+        if (ss->gone) {
+            regions_restore(s, b, ss->gone_vmas, ss->gone_count, ss->vmas, ss->count);
+            ss->gone = false;
+            emu->aspaces[i] = ss->obj;
+        } else {
+            regions_restore(s, b, ss->obj->st->vmas, ss->obj->st->count, ss->vmas, ss->count);
+        }
+        backend_env_restore(b);
+        backend_set_loaded(b, ss->loaded);
+    }
+    for (size_t i = 0; i < s->ntouched; i++) {
+        struct saved_page *p = &s->pages[s->touched[i]];
+        memcpy(p->host, p->copy, PAGE);
+        p->touched = false;
+        if (p->exec && emu->aspaces[p->as_id])
+            backend_code_changed(aspace_backend(emu->aspaces[p->as_id]), p->vaddr, PAGE);
+    }
+    s->stats.pages_restored += s->ntouched;
+    s->stats.last_pages = s->ntouched;
+    s->ntouched = 0;
+    for (size_t i = 0; i < s->young.n; i++)
+        munmap(s->young.v[i].p, s->young.v[i].len);
+    s->young.n = 0;
+    s->deferred.n = 0; /* what the guest let go of is mapped again */
+    tlb_flush_all(emu);
+    arena_snapshot_restore(emu->arena);
+    for (int i = 0; i < EMU_ASPACE_MAX; i++)
+        if (emu->aspaces[i])
+            backend_watch_refresh(aspace_backend(emu->aspaces[i]));
+}
+
+bool emu_snapshot_active(const struct emu *emu) { return emu->snap && emu->snap->active; }
+
+void emu_snapshot_stats(const struct emu *emu, struct emu_snapshot_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!emu->snap)
+        return;
+    *out = emu->snap->stats;
+    out->arena_bytes = arena_snapshot_bytes(emu->arena);
+    out->pages_kept = emu->snap->npages;
+}
+
+void snap_destroy(struct emu *emu)
+{
+    struct emu_snap *s = emu->snap;
+    if (!s)
+        return;
+    emu_snapshot_drop(emu);
+    for (int i = 0; i < EMU_ASPACE_MAX; i++) {
+        free(s->slots[i].vmas);
+        free(s->slots[i].gone_vmas);
+    }
+    free(s->pages);
+    free(s->index);
+    free(s->touched);
+    free(s->young.v);
+    free(s->deferred.v);
+    free(s);
+    emu->snap = NULL;
+}
