@@ -20,6 +20,9 @@ enum inject_kind {
     INJECT_SIGNAL_PENDING, /* take a deferred signal now */
     INJECT_PCT_STOP, /* pct: stop on a section's first instruction, whose entry was a change point
                       */
+    /* A schedule's stall and swap events (enum sched_verb's values). */
+    INJECT_STALL = 12,
+    INJECT_SWAP = 13,
 };
 
 /* Resolves the configured injections against the first program (symbols) and watches their

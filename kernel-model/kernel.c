@@ -14,7 +14,9 @@
 #include "kstate.h"
 #include "mm.h"
 #include "policy.h"
+#include "report.h"
 #include "sched.h"
+#include "syscall.h"
 #include "task.h"
 #include "trace_rec.h"
 #include "vfs.h"
@@ -104,7 +106,12 @@ struct kernel *kernel_create(const struct kernel_config *cfg, char *err, size_t 
         return NULL;
     }
     k->st = arena_alloc(k->arena, sizeof(struct kstate), 64);
-    k->st->script_done = arena_alloc(k->arena, cfg->nscript / 8 + 1, 1);
+    arena_bound(k->arena, k->st->tasks, sizeof(struct task), TASK_MAX, &k->st->tasks_hwm);
+    arena_bound(k->arena, k->st->procs, sizeof(struct process), PROC_MAX, &k->st->procs_hwm);
+    arena_bound(k->arena, k->st->mms, sizeof(struct mm), MM_MAX, &k->st->mms_hwm);
+    arena_bound(k->arena, k->st->timers, sizeof(struct timer), TIMER_MAX, &k->st->timers_hwm);
+    size_t script_cap = cfg->script_cap > cfg->nscript ? cfg->script_cap : cfg->nscript;
+    k->st->script_done = arena_alloc(k->arena, script_cap / 8 + 1, 1);
     struct emu_config ecfg = {.arch = cfg->arch,
                               .fast_stores =
                                   cfg->no_fast_stores ? EMU_FAST_STORES_OFF : EMU_FAST_STORES_AUTO,
@@ -127,6 +134,8 @@ void kernel_destroy(struct kernel *k)
 {
     if (!k)
         return;
+    if (k->emu)
+        emu_snapshot_drop(k->emu);
     if (k->st) {
         for (int i = 0; i < MM_MAX; i++)
             if (k->st->mms[i].in_use && k->st->mms[i].as)
@@ -198,7 +207,11 @@ int kernel_spawn(struct kernel *k, const struct elf_image *img, const char *cons
 
 void kernel_run(struct kernel *k, struct kernel_result *res)
 {
-    sched_run(k);
+    if (!sched_run(k)) {
+        *res = (struct kernel_result){
+            .outcome = KERNEL_PAUSED, .insns = k->st->total_insns, .digest = k->st->digest.h};
+        return;
+    }
     policy_script_finish(k);
     if (k->cfg.trace)
         trace_run_end(k);
@@ -232,6 +245,7 @@ void kernel_print_stats(const struct kernel *k, FILE *out)
         FIGURE(cs_injections),
         FIGURE(rseq_syscalls_in_cs),
         FIGURE(rseq_field_writes),
+        FIGURE(rseq_failures),
 #undef FIGURE
     };
     fprintf(out, "stat insns %llu\n", (unsigned long long)k->st->total_insns);
@@ -244,4 +258,108 @@ void kernel_print_stats(const struct kernel *k, FILE *out)
     fprintf(out, "stat fast_stores %d\n", emu_fast_stores_active(k->emu) ? 1 : 0);
     if (k->cfg.policy == POLICY_PCT)
         fprintf(out, "stat pct_steps %llu\n", (unsigned long long)k->st->stats.pct_steps);
+}
+
+void kernel_pause_at(struct kernel *k, uint64_t iteration) { k->pause_at = iteration; }
+uint64_t kernel_iteration(const struct kernel *k) { return k->st->iterations; }
+
+void kernel_set_observer(struct kernel *k, const struct kernel_observer *obs)
+{
+    if (obs)
+        k->obs = *obs;
+    k->observing = obs != NULL;
+}
+
+void kernel_snapshot_take(struct kernel *k)
+{
+    fflush(k->diag);
+    k->snap_done = k->done;
+    k->snap_result = k->result;
+    emu_snapshot_take(k->emu);
+}
+
+void kernel_snapshot_restore(struct kernel *k)
+{
+    fflush(k->diag);
+    emu_snapshot_restore(k->emu);
+    k->done = k->snap_done;
+    k->result = k->snap_result;
+}
+
+void kernel_snapshot_stats(const struct kernel *k, struct emu_snapshot_stats *out)
+{
+    emu_snapshot_stats(k->emu, out);
+}
+
+void kernel_set_max_insns(struct kernel *k, uint64_t max_insns) { k->cfg.max_insns = max_insns; }
+
+void kernel_findings(const struct kernel *k, struct kernel_findings *out)
+{
+    out->rseq_failures = k->st->stats.rseq_failures;
+    out->syscalls_in_cs = k->st->stats.rseq_syscalls_in_cs;
+    out->field_writes = k->st->stats.rseq_field_writes;
+}
+
+void kernel_set_script(struct kernel *k, const struct sched_event *events, size_t n)
+{
+    size_t cap = k->cfg.script_cap > k->cfg.nscript ? k->cfg.script_cap : k->cfg.nscript;
+    if (n > cap)
+        n = cap;
+    k->cfg.script = events;
+    k->cfg.nscript = n;
+    memset(k->st->script_done, 0, cap / 8 + 1);
+    sched_script_changed(k);
+}
+
+size_t kernel_threads(const struct kernel *k, struct kernel_thread_info *out, size_t cap)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < k->st->tasks_hwm && n < cap; i++) {
+        const struct task *t = &k->st->tasks[i];
+        if (t->state == TASK_FREE || t->state == TASK_DEAD)
+            continue;
+        uint64_t handled = 0;
+        for (int sig = 1; sig < LX_NSIG && sig <= 64; sig++) {
+            uint64_t h = t->proc->act[sig].handler;
+            if (h != LX_SIG_DFL && h != LX_SIG_IGN && !(t->blocked & (1ULL << (sig - 1))))
+                handled |= 1ULL << (sig - 1);
+        }
+        out[n++] = (struct kernel_thread_info){
+            .tid = t->tid,
+            .state = t->state == TASK_RUNNING    ? KTHREAD_RUNNING
+                     : t->state == TASK_RUNNABLE ? KTHREAD_RUNNABLE
+                                                 : KTHREAD_BLOCKED,
+            .cpu = t->cpu,
+            .insns = t->insns,
+            .affinity = t->affinity,
+            .handled = handled,
+        };
+    }
+    return n;
+}
+
+uint64_t kernel_online_cpus(const struct kernel *k) { return sched_online_mask(k); }
+
+uint64_t kernel_thread_ip(const struct kernel *k, int tid)
+{
+    for (uint32_t i = 0; i < k->st->tasks_hwm; i++) {
+        const struct task *t = &k->st->tasks[i];
+        if (t->state != TASK_FREE && t->state != TASK_DEAD && t->tid == tid)
+            return task_reg(k, t, REG_IP);
+    }
+    return 0;
+}
+
+int kernel_syscall_nr(const struct kernel *k, const char *name) { return syscall_nr(k, name); }
+
+bool kernel_location(struct kernel *k, int tid, uint64_t addr, char *buf, size_t len)
+{
+    for (uint32_t i = 0; i < k->st->tasks_hwm; i++) {
+        const struct task *t = &k->st->tasks[i];
+        if (t->state != TASK_FREE && t->state != TASK_DEAD && t->tid == tid) {
+            report_location(k, t, addr, buf, len);
+            return true;
+        }
+    }
+    return false;
 }

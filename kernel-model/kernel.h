@@ -110,9 +110,10 @@ struct kernel_config {
     int cpu_opv_nr;
     enum kernel_policy policy;
     /* POLICY_SCRIPT: events sorted by thread and position (schedule.h), and what fills the
-     * gaps between them (enum sched_fill). */
+     * gaps between them (enum sched_fill). script_cap: the most events kernel_set_script()
+     * may give later (0: nscript). */
     const struct sched_event *script;
-    size_t nscript;
+    size_t nscript, script_cap;
     int script_fill;
     /* POLICY_PCT: d, 1 to KERNEL_PCT_DEPTH_MAX, and k, at least 1. */
     uint32_t pct_depth;
@@ -139,6 +140,7 @@ enum kernel_outcome {
     KERNEL_RUNAWAY,      /* the instruction budget ran out */
     KERNEL_ERROR,        /* the machine failed; message says how */
     KERNEL_BAD_SCHEDULE, /* an event of the schedule cannot happen; message says which */
+    KERNEL_PAUSED,       /* kernel_pause_at()'s point: kernel_run() goes on from here */
 };
 
 struct kernel_result {
@@ -158,6 +160,79 @@ void kernel_destroy(struct kernel *k);
 int kernel_spawn(struct kernel *k, const struct elf_image *img, const char *const *argv, char *err,
                  size_t errlen);
 void kernel_run(struct kernel *k, struct kernel_result *res);
+
+/* ---- driving a run from outside (explore/): pauses, snapshots, observation ---- */
+
+/* kernel_run() returns KERNEL_PAUSED after this many iterations of the host loop in all
+ * (kernel_iteration()), once; 0: never. Between iterations the machine is at rest: a snapshot
+ * can be taken there. */
+void kernel_pause_at(struct kernel *k, uint64_t iteration);
+uint64_t kernel_iteration(const struct kernel *k);
+
+/* The whole machine, taken at a pause (or before the first run) and restored any number of
+ * times: the run from a restore is the run from the snapshot, bit for bit. Output the guest
+ * wrote to host files is not the machine's: whoever gave those files keeps them. */
+void kernel_snapshot_take(struct kernel *k);
+void kernel_snapshot_restore(struct kernel *k);
+struct emu_snapshot_stats;
+void kernel_snapshot_stats(const struct kernel *k, struct emu_snapshot_stats *out);
+
+/* Replaces the script (POLICY_SCRIPT) from the current point on: at most cfg.script_cap
+ * events, each after its thread's current position; events sorted as schedule.h sorts them.
+ * The array must outlive the run. */
+void kernel_set_script(struct kernel *k, const struct sched_event *events, size_t n);
+void kernel_set_max_insns(struct kernel *k, uint64_t max_insns);
+
+/* What an observer sees (kernel_set_observer). Positions are a thread's instruction counts,
+ * as in schedules. Observing never changes the run. */
+struct kernel_observer {
+    void *ctx;
+    /* tid starts running at its position pos in host-loop iteration `iteration`
+     * (kernel_iteration(); kernel_pause_at(iteration - 1) stops just before it). */
+    void (*slice)(void *ctx, int tid, uint64_t pos, uint64_t iteration);
+    /* tid is about to run the first instruction of the known critical section [start, end)
+     * at its position pos. Only under POLICY_SCRIPT. */
+    void (*cs_entry)(void *ctx, int tid, uint64_t pos, uint64_t start, uint64_t end);
+    /* tid entered the kernel with system call nr; pos is just past the syscall instruction. */
+    void (*syscall)(void *ctx, int tid, uint64_t pos, uint64_t nr);
+    /* Called with step_tid's IP before each of its instructions at positions in
+     * [step_from, step_to). */
+    void (*step)(void *ctx, int tid, uint64_t pos, uint64_t ip);
+    int step_tid;
+    uint64_t step_from, step_to;
+};
+/* NULL: observe nothing. The observer is copied. */
+void kernel_set_observer(struct kernel *k, const struct kernel_observer *obs);
+
+/* The rseq misuse the run found so far (the reports it printed). */
+struct kernel_findings {
+    uint64_t rseq_failures;  /* SIGSEGV from the return-to-user fixup */
+    uint64_t syscalls_in_cs; /* system calls inside a critical section */
+    uint64_t field_writes;   /* writes to a kernel-owned rseq field */
+};
+void kernel_findings(const struct kernel *k, struct kernel_findings *out);
+
+/* A live thread, for choosing what to inject. */
+enum kernel_thread_state { KTHREAD_RUNNING, KTHREAD_RUNNABLE, KTHREAD_BLOCKED };
+struct kernel_thread_info {
+    int tid;
+    enum kernel_thread_state state;
+    int cpu; /* current or last */
+    uint64_t insns;
+    uint64_t affinity;
+    uint64_t handled; /* signals (bit sig-1) with a handler and not blocked */
+};
+/* The live threads of every process in table order (at most cap); returns how many. */
+size_t kernel_threads(const struct kernel *k, struct kernel_thread_info *out, size_t cap);
+uint64_t kernel_online_cpus(const struct kernel *k);
+/* A live thread's instruction pointer now; 0 if none has that id. */
+uint64_t kernel_thread_ip(const struct kernel *k, int tid);
+/* "0x401136 <main+0x16>: mov dword ptr [rax], 1" for addr in live thread tid's address space;
+ * false if there is no such thread. */
+bool kernel_location(struct kernel *k, int tid, uint64_t addr, char *buf, size_t len);
+/* The system call number of `name` on this run's architecture (cpu_opv: the run's number);
+ * -1 if none. */
+int kernel_syscall_nr(const struct kernel *k, const char *name);
 
 /* `stat <name> <value>` lines for --stats. */
 void kernel_print_stats(const struct kernel *k, FILE *out);

@@ -269,6 +269,7 @@ struct kstats {
     uint64_t cs_injections;       /* injections placed inside a critical section */
     uint64_t rseq_syscalls_in_cs; /* debug check */
     uint64_t rseq_field_writes;   /* debug check */
+    uint64_t rseq_failures;       /* SIGSEGV from the return-to-user fixup (a bad descriptor) */
     uint64_t pct_steps;           /* --policy pct: steps so far (pct.c) */
 };
 
@@ -279,7 +280,10 @@ struct pct_state {
     int64_t floor;                                /* the next priority a yield gives */
 };
 
+/* The tables are sized for the worst case and a run uses their first few slots: a slot at or
+ * above its table's *_hwm has never been written (arena_bound), so snapshots skip it. */
 struct kstate {
+    uint32_t tasks_hwm, procs_hwm, mms_hwm, timers_hwm;
     struct task tasks[TASK_MAX];
     struct process procs[PROC_MAX];
     struct mm mms[MM_MAX];
@@ -299,6 +303,10 @@ struct kstate {
     uint64_t event_ns;      /* virtual time of what the model is doing now */
     uint64_t time_floor_ns; /* clocks never read lower than this: they never go back */
     uint64_t total_insns;
+    uint64_t iterations; /* of the host loop: where kernel_pause_at() stops */
+    /* A swap event's two CPUs run one instruction at a time (the lowest clock first) while the
+     * lowest clock is below this. */
+    uint64_t interleave_until_ns;
     struct hash64 digest;
     uint64_t events;
     struct kstats stats;
@@ -327,6 +335,12 @@ struct kernel {
     struct process *init; /* the first process: its end ends the run */
     bool done;
     struct kernel_result result;
+    /* Outside the arena: what drives the run (kernel_pause_at, kernel_set_observer). */
+    uint64_t pause_at; /* 0: never */
+    struct kernel_observer obs;
+    bool observing;
+    bool snap_done; /* k->done and k->result at the snapshot */
+    struct kernel_result snap_result;
 };
 
 #endif

@@ -308,6 +308,7 @@ static int rseq_update_cpu_id(struct kernel *k, struct task *t, struct rseq_fail
 static void report_failure(struct kernel *k, struct task *t, const struct rseq_failure *f)
 {
     char where[256];
+    k->st->stats.rseq_failures++;
     report_location(k, t, task_reg(k, t, REG_IP), where, sizeof(where));
     report_diag(k,
                 "rseq: tid %d gets SIGSEGV: %s (at 0x%llx, value 0x%llx; rseq area 0x%llx); "

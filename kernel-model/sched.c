@@ -16,6 +16,7 @@
 #include "hotplug.h"
 #include "inject.h"
 #include "mm_cid.h"
+#include "observe.h"
 #include "pct.h"
 #include "policy.h"
 #include "report.h"
@@ -532,6 +533,8 @@ static void timer_push(struct kernel *k, uint64_t when, int kind, int index, uin
     }
     struct timer *h = k->st->timers;
     int i = k->st->ntimers++;
+    if ((uint32_t)k->st->ntimers > k->st->timers_hwm)
+        k->st->timers_hwm = (uint32_t)k->st->ntimers;
     h[i] = (struct timer){
         .when_ns = when, .seq = k->st->timer_seq++, .kind = kind, .index = index, .gen = gen};
     while (i > 0 && timer_before(&h[i], &h[(i - 1) / 2])) {
@@ -602,8 +605,10 @@ static uint64_t run_budget(struct kernel *k, struct kcpu *c, struct task *t)
     const struct policy_params *p = policy_params(k);
     if (other && p->slice_min) {
         uint64_t lead = other->clock_ns > c->clock_ns ? other->clock_ns - c->clock_ns : 0;
+        bool interleaving = c->clock_ns < k->st->interleave_until_ns;
         uint64_t slice =
-            lead / NS_PER_INSN + policy_value(k, DECIDE_SLICE, p->slice_min, p->slice_span);
+            lead / NS_PER_INSN +
+            (interleaving ? 1 : policy_value(k, DECIDE_SLICE, p->slice_min, p->slice_span));
         if (slice < b)
             b = slice;
     }
@@ -669,6 +674,8 @@ static void handle_exit(struct kernel *k, struct kcpu *c, struct task *t, const 
     }
     switch (ex->kind) {
     case EMU_EXIT_SYSCALL:
+        if (k->observing && k->obs.syscall)
+            k->obs.syscall(k->obs.ctx, t->tid, t->insns, task_reg(k, t, REG_SYSNO));
         if (policy_params(k)->pct)
             pct_step(k, t); /* a change point lowers t on its way in; it gives way on return */
         syscall_dispatch(k, t);
@@ -718,6 +725,49 @@ static void preempt(struct kernel *k, struct kcpu *c, struct task *t)
     requeue_current(k, c);
 }
 
+/* t goes to the front of c's queue, as the next to run there. */
+static void enqueue_front(struct kernel *k, struct kcpu *c, struct task *t)
+{
+    enqueue(k, c, t);
+    rq_remove(c, t);
+    t->rq_prev = NULL;
+    t->rq_next = c->rq_head;
+    if (c->rq_head)
+        c->rq_head->rq_prev = t;
+    else
+        c->rq_tail = t;
+    c->rq_head = t;
+    c->rq_len++;
+}
+
+/* t, on c, and the thread on CPU `to` (if any) exchange CPUs: both are preempted and migrated,
+ * each runs next on the other's CPU, the clocks meet, and the two interleave closely for a
+ * while, so that what one does on the other's per-CPU data races with it. */
+static void swap_cpus(struct kernel *k, struct kcpu *c, struct task *t, int to)
+{
+    struct kcpu *d = &k->st->cpus[to];
+    struct task *u = d->curr;
+    if (to == c->id || !d->online || !(t->affinity & bit(to)) || (u && !(u->affinity & bit(c->id))))
+        return;
+    policy_record(k, t, VERB_SWAP, to);
+    event_emit(k, EV_PREEMPT, t, 1, (uint64_t)to, 0);
+    uint64_t clock = c->clock_ns > d->clock_ns ? c->clock_ns : d->clock_ns;
+    c->clock_ns = d->clock_ns = clock;
+    switch_out(k, c);
+    k->st->stats.preemptions++;
+    if (u) {
+        event_emit(k, EV_PREEMPT, u, 1, (uint64_t)c->id, 0);
+        switch_out(k, d);
+        k->st->stats.preemptions++;
+    }
+    enqueue_front(k, d, t);
+    if (u)
+        enqueue_front(k, c, u);
+    pick_next(k, c);
+    pick_next(k, d);
+    k->st->interleave_until_ns = clock + SCHED_SWAP_INTERLEAVE_INSNS * NS_PER_INSN;
+}
+
 /* An injection into c's running thread t, at its current instruction. */
 static void inject(struct kernel *k, struct kcpu *c, struct task *t)
 {
@@ -755,6 +805,17 @@ static void inject(struct kernel *k, struct kcpu *c, struct task *t)
             t->rtu_pending = true;
         }
         arm_injection(k, c, t);
+        return;
+    case INJECT_STALL:
+        /* The vCPU stops between two instructions: no switch, nothing for rseq; the other
+         * vCPUs run on until their clocks pass this one's. */
+        policy_record(k, t, VERB_STALL, arg);
+        event_emit(k, EV_INJECT, t, (uint64_t)kind, (uint64_t)arg, 0);
+        c->clock_ns += (uint64_t)arg * NS_PER_INSN;
+        arm_injection(k, c, t);
+        return;
+    case INJECT_SWAP:
+        swap_cpus(k, c, t, arg);
         return;
     case INJECT_PCT_STOP:
         /* t stands on the section's first instruction and keeps its CPU (policy_point gave
@@ -883,9 +944,14 @@ static void note_switch(struct kernel *k, const struct kcpu *c)
         policy_record(k, last, VERB_SWITCH, 0);
 }
 
-void sched_run(struct kernel *k)
+bool sched_run(struct kernel *k)
 {
     while (!k->done) {
+        if (k->pause_at && k->st->iterations >= k->pause_at) {
+            k->pause_at = 0;
+            return false;
+        }
+        k->st->iterations++;
         struct kcpu *c = lowest_busy_cpu(k, NULL);
         const struct timer *tm = timer_peek(k);
         if (tm && (!c || tm->when_ns <= c->clock_ns)) {
@@ -938,7 +1004,10 @@ void sched_run(struct kernel *k)
                                    .watch_resume_points_end = t->watch_resume_points_end};
         struct emu_exit ex;
         k->st->stats.slices++;
-        emu_run(task_as(t), &t->ctx, &p, &ex);
+        if (k->observing)
+            observe_run(k, t, &p, &ex);
+        else
+            emu_run(task_as(t), &t->ctx, &p, &ex);
         /* Only the backend knows: the thread may have looped back to the block it resumed in
          * front of, which is then looked at whole. */
         bool resumed = ex.kind == EMU_EXIT_WATCH && ex.watch_resumed;
@@ -956,4 +1025,21 @@ void sched_run(struct kernel *k)
     }
     k->result.insns = k->st->total_insns;
     k->result.digest = k->st->digest.h;
+    return true;
+}
+
+void sched_script_changed(struct kernel *k)
+{
+    if (!policy_params(k)->script)
+        return;
+    for (uint32_t i = 0; i < k->st->tasks_hwm; i++) {
+        struct task *t = &k->st->tasks[i];
+        if (t->state != TASK_FREE && t->state != TASK_DEAD)
+            policy_task_start(k, t);
+    }
+    for (int i = 0; i < k->cfg.ncpus; i++) {
+        struct kcpu *c = &k->st->cpus[i];
+        if (c->curr)
+            arm_injection(k, c, c->curr);
+    }
 }

@@ -68,6 +68,10 @@ uint32_t sched_cs_countdown(struct kernel *k);
 bool sched_defer_signal(struct kernel *k, struct task *t);
 
 /* Runs the machine until the first process ends, a deadlock, or the instruction budget. */
-void sched_run(struct kernel *k);
+/* False when it stopped at kernel_pause_at()'s iteration; true when the run has ended. */
+bool sched_run(struct kernel *k);
+/* The script (cfg.script) was replaced: each thread's next event and each CPU's injection are
+ * found again. */
+void sched_script_changed(struct kernel *k);
 
 #endif

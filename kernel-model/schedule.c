@@ -18,24 +18,27 @@ static const char *const verb_names[VERB_COUNT] = {
     [VERB_TICK] = "tick",       [VERB_NOTIFY] = "notify",   [VERB_INTERRUPT] = "interrupt",
     [VERB_SWITCH] = "switch",   [VERB_EXPIRE] = "expire",   [VERB_IPI] = "ipi",
     [VERB_OFFLINE] = "offline", [VERB_ONLINE] = "online",   [VERB_PICK] = "pick",
+    [VERB_STALL] = "stall",     [VERB_SWAP] = "swap",
 };
 
 const char *sched_verb_name(enum sched_verb v) { return v < VERB_COUNT ? verb_names[v] : "?"; }
 bool sched_verb_has_arg(enum sched_verb v)
 {
     return v == VERB_MIGRATE || v == VERB_SIGNAL || v == VERB_OFFLINE || v == VERB_ONLINE ||
-           v == VERB_PICK;
+           v == VERB_PICK || v == VERB_STALL || v == VERB_SWAP;
 }
 
 int schedule_version_for(enum kernel_policy policy, const struct sched_event *events, size_t n)
 {
-    /* Only pct and a script with picks make picks. */
-    if (policy == POLICY_PCT)
-        return 2;
-    for (size_t i = 0; policy == POLICY_SCRIPT && i < n; i++)
+    /* Only pct and a script with picks make picks; only a script stalls or swaps. */
+    int version = policy == POLICY_PCT ? 2 : 1;
+    for (size_t i = 0; policy == POLICY_SCRIPT && i < n; i++) {
+        if (events[i].verb == VERB_STALL || events[i].verb == VERB_SWAP)
+            return 3;
         if (events[i].verb == VERB_PICK)
-            return 2;
-    return 1;
+            version = 2;
+    }
+    return version;
 }
 
 /* ---- the parser's cursor over one line ---- */
@@ -171,6 +174,11 @@ static bool one_of(struct parser *ps, const char *what, const char *text,
 static bool since_version_2(struct parser *ps, const char *what)
 {
     return ps->s->version >= 2 || fail(ps, "%s needs 'rseqemu-schedule 2'", what);
+}
+
+static bool since_version_3(struct parser *ps, const char *what)
+{
+    return ps->s->version >= 3 || fail(ps, "%s needs 'rseqemu-schedule 3'", what);
 }
 
 static char *dup_str(const char *s)
@@ -410,14 +418,17 @@ static bool event_line(struct parser *ps, const char *pos)
     if (v < 0)
         return fail(ps,
                     "unknown event '%s' (preempt, migrate CPU, signal SIG, tick, notify, "
-                    "interrupt, switch, expire, ipi, offline CPU, online CPU, pick TID)",
+                    "interrupt, switch, expire, ipi, offline CPU, online CPU, pick TID, "
+                    "stall INSNS, swap CPU)",
                     verb);
     if (v == VERB_PICK && !since_version_2(ps, "pick"))
         return false;
+    if ((v == VERB_STALL || v == VERB_SWAP) && !since_version_3(ps, verb))
+        return false;
     int32_t arg = 0;
-    if (v == VERB_MIGRATE) {
+    if (v == VERB_MIGRATE || v == VERB_SWAP) {
         uint64_t cpu;
-        if (!number(ps, "migrate", word(ps), 0, (uint64_t)s->cpus - 1, &cpu))
+        if (!number(ps, verb, word(ps), 0, (uint64_t)s->cpus - 1, &cpu))
             return false;
         arg = (int32_t)cpu;
     } else if (v == VERB_OFFLINE || v == VERB_ONLINE) {
@@ -432,6 +443,11 @@ static bool event_line(struct parser *ps, const char *pos)
         arg = signal_parse(sig);
         if (arg < 0)
             return fail(ps, "signal: '%s' is not a signal name or number", sig);
+    } else if (v == VERB_STALL) {
+        uint64_t insns;
+        if (!number(ps, "stall", word(ps), 1, SCHED_STALL_INSNS_MAX, &insns))
+            return false;
+        arg = (int32_t)insns;
     } else if (v == VERB_PICK) {
         uint64_t next;
         if (!number(ps, "pick", word(ps), 1, INT32_MAX, &next))

@@ -18,9 +18,10 @@
 
 #include "kernel.h"
 
-/* The newest format version this rseqemu reads and writes. Version 2 added the pick event;
- * a run that cannot make one is written as version 1, which older readers take. */
-#define SCHEDULE_VERSION 2
+/* The newest format version this rseqemu reads and writes. Version 2 added the pick event,
+ * version 3 the stall and swap events; a file is written with the oldest version that holds
+ * it, which older readers take. */
+#define SCHEDULE_VERSION 3
 
 /* What happens at a position. The first ones are enum inject_kind's, in its order. */
 enum sched_verb {
@@ -36,8 +37,16 @@ enum sched_verb {
     VERB_OFFLINE,   /* CPU arg goes offline: its threads move to other CPUs (hotplug.h) */
     VERB_ONLINE,    /* CPU arg comes back online */
     VERB_PICK,      /* when the thread leaves its CPU here, thread arg runs next there */
+    VERB_STALL,     /* the thread's vCPU stops for arg instructions' time, no rseq event */
+    VERB_SWAP,      /* the thread and CPU arg's thread exchange CPUs, then the two interleave
+                       instruction by instruction for a while (SCHED_SWAP_INTERLEAVE_INSNS) */
     VERB_COUNT
 };
+
+/* A stall is at most this long (a second of virtual time at 1 ns per instruction). */
+#define SCHED_STALL_INSNS_MAX 1000000000
+/* How long the two threads of a swap interleave one instruction at a time. */
+#define SCHED_SWAP_INTERLEAVE_INSNS 256
 
 /* What fills the gaps between events: nothing (a recorded run, whose every decision is an
  * event) or the round-robin policy (a hand-written file). */

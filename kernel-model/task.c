@@ -23,6 +23,8 @@ struct task *task_alloc(struct kernel *k)
         if (t->state != TASK_FREE)
             continue;
         memset(t, 0, sizeof(*t));
+        if ((uint32_t)i >= k->st->tasks_hwm)
+            k->st->tasks_hwm = (uint32_t)i + 1;
         if (k->st->next_tid < FIRST_TID)
             k->st->next_tid = FIRST_TID;
         t->tid = k->st->next_tid++;
@@ -41,6 +43,8 @@ struct process *process_alloc(struct kernel *k)
         if (p->state != PROC_FREE)
             continue;
         memset(p, 0, sizeof(*p));
+        if ((uint32_t)i >= k->st->procs_hwm)
+            k->st->procs_hwm = (uint32_t)i + 1;
         p->state = PROC_ALIVE;
         return p;
     }
@@ -54,6 +58,8 @@ struct mm *mm_alloc(struct kernel *k)
         if (mm->in_use)
             continue;
         memset(mm, 0, sizeof(*mm));
+        if ((uint32_t)i >= k->st->mms_hwm)
+            k->st->mms_hwm = (uint32_t)i + 1;
         mm->in_use = true;
         mm_cid_init(mm);
         return mm;
