@@ -4,6 +4,7 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 int cmd_cs(int argc, char **argv);
 int cmd_timeline(int argc, char **argv);
 

@@ -11,6 +11,8 @@ static const char usage[] =
     "commands:\n"
     "  run [options] -- PROG [ARGS...]   run a static x86-64 or aarch64 program\n"
     "  replay [options] FILE             run a recorded or written schedule again\n"
+    "  sweep [options] -- PROG [ARGS...] inject every event at every boundary of every\n"
+    "                                    critical section; report what fails\n"
     "  timeline TRACE -o FILE.svg        draw a --trace-json file, a lane per vCPU\n"
     "  cs PROG                           list the rseq critical sections PROG declares\n"
     "\n"
@@ -23,10 +25,8 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"run", cmd_run},
-    {"replay", cmd_replay},
-    {"cs", cmd_cs},
-    {"timeline", cmd_timeline},
+    {"run", cmd_run}, {"replay", cmd_replay},     {"sweep", cmd_sweep},
+    {"cs", cmd_cs},   {"timeline", cmd_timeline},
 };
 
 int main(int argc, char **argv)

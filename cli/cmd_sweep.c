@@ -1,0 +1,214 @@
+/* rseqemu sweep: fuzz the boundaries of every critical section (explore/sweep.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "emu/loader.h"
+#include "exit_codes.h"
+#include "explore/sweep.h"
+#include "kernel-model/cpulist.h"
+#include "kernel-model/kernel.h"
+#include "options.h"
+#include "program.h"
+
+extern char **environ;
+
+struct sweep_opts {
+    uint64_t cpus, nodes, seed, max_insns, entries, window, max_schedules, stall_insns, jobs;
+    bool inherit_env, quiet, no_progress;
+    const char *kernel, *rseq_debug, *cpu_opv_nr, *offline, *out, *json, *junit;
+    struct opt_list env;
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fputs("rseqemu sweep: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+    return EXIT_USAGE;
+}
+
+/* -j N and -jN are --jobs N: the one short option, as make and ninja spell it. */
+static char **expand_jobs(int argc, char **argv)
+{
+    char **out = calloc((size_t)argc * 2 + 1, sizeof(char *));
+    if (!out)
+        return NULL;
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            for (; i < argc; i++)
+                out[n++] = argv[i];
+        else if (!strcmp(argv[i], "-j"))
+            out[n++] = "--jobs";
+        else if (!strncmp(argv[i], "-j", 2) && argv[i][2] >= '0' && argv[i][2] <= '9') {
+            out[n++] = "--jobs";
+            out[n++] = argv[i] + 2;
+        } else
+            out[n++] = argv[i];
+        if (i >= argc)
+            break;
+    }
+    out[n] = NULL;
+    return out;
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+    struct sweep_opts o = {.cpus = 2,
+                           .nodes = 1,
+                           .seed = 1,
+                           .entries = 3,
+                           .window = 24,
+                           .stall_insns = 50000,
+                           .jobs = 1,
+                           .kernel = "6.18",
+                           .rseq_debug = "kill",
+                           .out = "sweep-out"};
+    const struct opt opts[] = {
+        {"cpus", OPT_U64, &o.cpus, "N", "modelled CPUs (2..64, default 2)"},
+        {"offline", OPT_STRING, &o.offline, "LIST", "CPUs offline from the start (never CPU 0)"},
+        {"seed", OPT_U64, &o.seed, "S", "seed of the guest's randomness (default 1)"},
+        {"nodes", OPT_U64, &o.nodes, "N", "NUMA nodes the CPUs are spread over (default 1)"},
+        {"kernel", OPT_STRING, &o.kernel, "6.1|6.18", "kernel behaviour to model (default 6.18)"},
+        {"rseq-debug", OPT_STRING, &o.rseq_debug, "kill|report|off",
+         "syscalls in critical sections, writes to kernel fields (default kill)"},
+        {"cpu-opv-nr", OPT_STRING, &o.cpu_opv_nr, "N|off",
+         "the syscall number of cpu_opv (default 1000; off or 0: ENOSYS)"},
+        {"env", OPT_LIST, &o.env, "NAME=VALUE", "add to the guest's (empty) environment"},
+        {"inherit-env", OPT_FLAG, &o.inherit_env, NULL, "give the guest rseqemu's environment"},
+        {"entries", OPT_U64, &o.entries, "N",
+         "dynamic entries swept per section and call site (default 3)"},
+        {"window", OPT_U64, &o.window, "N",
+         "instructions swept before a section's start or a call (default 24)"},
+        {"stall-insns", OPT_U64, &o.stall_insns, "N",
+         "how long a stalled vCPU stops, in instructions (default 50000)"},
+        {"max-schedules", OPT_U64, &o.max_schedules, "N", "run at most about N schedules"},
+        {"max-insns", OPT_U64, &o.max_insns, "N",
+         "a schedule's instruction budget (default twice the base run plus 1000000)"},
+        {"jobs", OPT_U64, &o.jobs, "N", "worker processes (also -j N; default 1)"},
+        {"out", OPT_STRING, &o.out, "DIR",
+         "where the failures' schedule files go (default sweep-out)"},
+        {"json", OPT_STRING, &o.json, "FILE", "the table and the failures as JSON"},
+        {"junit", OPT_STRING, &o.junit, "FILE", "JUnit XML: a test case per section and event"},
+        {"no-progress", OPT_FLAG, &o.no_progress, NULL, "no progress line, even on a terminal"},
+        {"quiet", OPT_FLAG, &o.quiet, NULL, "no emulator notices from the runs"},
+    };
+    const size_t nopts = sizeof(opts) / sizeof(opts[0]);
+    const char *synopsis = "usage: rseqemu sweep [options] [--] PROG [ARGS...]";
+    char **args = expand_jobs(argc, argv);
+    if (!args)
+        return EXIT_INTERNAL;
+    int nargs = 0;
+    while (args[nargs])
+        nargs++;
+    bool help;
+    int first = opt_parse("sweep", opts, nopts, nargs, args, &help);
+    int code = EXIT_USAGE;
+    if (help) {
+        opt_print_help(synopsis, opts, nopts);
+        code = 0;
+        goto out;
+    }
+    if (first < 0)
+        goto out;
+    if (first >= nargs) {
+        fprintf(stderr, "rseqemu sweep: no program given\n%s\n", synopsis);
+        goto out;
+    }
+    struct sweep_config sc = {0};
+    struct kernel_config *cfg = &sc.kcfg;
+    kernel_config_defaults(cfg);
+    if (o.cpus < 1 || o.cpus > KERNEL_CPUS_MAX) {
+        fprintf(stderr, "rseqemu sweep: --cpus must be between 1 and %d\n", KERNEL_CPUS_MAX);
+        goto out;
+    }
+    if (o.offline) {
+        char why[96];
+        if (cpulist_parse(o.offline, (int)o.cpus, &cfg->offline, why, sizeof(why)) != 0) {
+            code = usage_error("--offline: %s", why);
+            goto out;
+        }
+        if (cfg->offline & 1) {
+            code = usage_error("--offline %s: CPU 0 cannot be taken offline", o.offline);
+            goto out;
+        }
+    }
+    int profile = kernel_word_parse(kernel_profile_names, o.kernel);
+    int debug = kernel_word_parse(kernel_rseq_debug_names, o.rseq_debug);
+    if (profile < 0) {
+        code = usage_error("--kernel must be 6.1 or 6.18, not '%s'", o.kernel);
+        goto out;
+    }
+    if (debug < 0) {
+        code = usage_error("--rseq-debug must be kill, report or off, not '%s'", o.rseq_debug);
+        goto out;
+    }
+    if (o.cpu_opv_nr && (cfg->cpu_opv_nr = kernel_cpu_opv_nr_parse(o.cpu_opv_nr)) < 0) {
+        code = usage_error("--cpu-opv-nr must be a number (0 to 2147483647) or off, not '%s'",
+                           o.cpu_opv_nr);
+        goto out;
+    }
+    if (o.nodes < 1 || o.nodes > o.cpus) {
+        code = usage_error("%s", "--nodes must be between 1 and --cpus");
+        goto out;
+    }
+    if (o.entries < 1 || o.entries > 1000) {
+        code = usage_error("%s", "--entries must be between 1 and 1000");
+        goto out;
+    }
+    if (o.window > 256) {
+        code = usage_error("%s", "--window must be at most 256");
+        goto out;
+    }
+    if (o.stall_insns < 1 || o.stall_insns > 1000000000) {
+        code = usage_error("%s", "--stall-insns must be between 1 and 1000000000");
+        goto out;
+    }
+    if (o.jobs < 1 || o.jobs > 64) {
+        code = usage_error("%s", "--jobs must be between 1 and 64");
+        goto out;
+    }
+    for (int i = 0; i < o.env.count; i++) {
+        if (!strchr(o.env.items[i], '=')) {
+            code = usage_error("--env needs NAME=VALUE, not '%s'", o.env.items[i]);
+            goto out;
+        }
+    }
+    cfg->profile = (enum kernel_profile)profile;
+    cfg->rseq_debug = (enum kernel_rseq_debug)debug;
+    cfg->ncpus = (int)o.cpus;
+    cfg->nodes = (int)o.nodes;
+    cfg->seed = o.seed;
+    cfg->max_insns = 4000000000ULL; /* the base run's; a schedule's is set from it */
+    cfg->quiet = o.quiet;
+    cfg->envp = o.inherit_env ? (const char *const *)environ : o.env.items;
+    int status;
+    struct elf_image *img = program_open(args[first], &status);
+    if (!img) {
+        code = status;
+        goto out;
+    }
+    sc.img = img;
+    sc.prog = args[first];
+    sc.argv = &args[first];
+    sc.entries = (uint32_t)o.entries;
+    sc.window = (uint32_t)o.window;
+    sc.max_schedules = o.max_schedules;
+    sc.stall_insns = o.stall_insns;
+    sc.schedule_insns = o.max_insns;
+    sc.jobs = (int)o.jobs;
+    sc.out_dir = o.out;
+    sc.json = o.json;
+    sc.junit = o.junit;
+    sc.progress = !o.no_progress && isatty(2);
+    sc.quiet = o.quiet;
+    sc.out = stdout;
+    code = sweep_run(&sc);
+    elf_image_close(img);
+out:
+    free(args);
+    return code;
+}
