@@ -1494,6 +1494,124 @@ def case_opv_wrong(arch, offline=None):
             raise Failure(f"--cpus {cpus}: no seed of 1..20 lost a sample")
 
 
+# ---- the boundary examples (examples/boundary.h) ---------------------------------------------
+
+# Each is NAME, a bug at the edge of its critical sections, and NAME_ok, its correct twin. Per
+# program: the pattern of the buggy one's report, whether a default run of the buggy one may show
+# the bug (two_stores: its window is inside the section, where the injection bias lands), and
+# the events that must show it, each (kind, action, where in the buggy one, where in the twin).
+# A place is ("last",): the section's last instruction; ("commit",): post_commit_ip; ("sym", S):
+# symbol S; ("insn", F, RE): the first instruction of function F that objdump prints matching RE.
+# kind "inject" is --inject-at ACTION@PLACE#N for some N of BOUNDARY_NTH; kind "switch" is a
+# schedule with a host switch away from the thread's CPU there (a stall: no rseq event).
+LAST, COMMIT = ("last",), ("commit",)
+SYSCALL = r"\s(syscall|svc\s)"
+BOUNDARY = {
+    "lost_commit": (r"^lost \d+ of 4000 increments$", False,
+                    [("inject", "preempt", COMMIT, LAST), ("inject", "migrate", COMMIT, LAST)]),
+    "early_load": (r"^lost \d+ of 4000 increments$", False,
+                   [("inject", "preempt", ("sym", "store_on_cpu"), ("sym", "pcpu_add"))]),
+    "no_cpu_check": (r"^lost \d+ of 4000 increments$", False, []),
+    "stale_retry": (r"^lost \d+ of 4000 increments$", False, []),
+    "two_stores": (r"^sum = \d+ of 33872 with count = 4000 of 4000: an aborted section added "
+                   r"values twice$", True, [("inject", "preempt", LAST, LAST)]),
+    "atomic_fallback": (r"^lost \d+ of 4000 increments$", False, []),
+    "opv_wrong_cpu": (r"^lost \d+ of 4000 increments$", False, []),
+    "opv_wrong_compare": (r"^lost \d+ of 2000 items$", False,
+                          [("inject", "preempt", ("insn", "push_slow", SYSCALL),
+                            ("insn", "push_slow", SYSCALL)),
+                           ("inject", "migrate", ("insn", "push_slow", SYSCALL),
+                            ("insn", "push_slow", SYSCALL))]),
+    "flip_nofence": (r"^epoch \d+ collected \d+ of its \d+ events: a section committed into it "
+                     r"after the flip$", False, [("switch", None, LAST, LAST)]),
+}
+BOUNDARY_NTH = (1, 2, 5, 10, 20, 50)
+BOUNDARY_SEEDS = range(1, 6)
+BOUNDARY_CPUS = (1, 2, 4, 8)
+
+
+def boundary_place(arch: str, path: Path, place) -> int:
+    if place[0] in ("last", "commit"):
+        listed = parse_listing(cs(path))
+        if len(listed) != 1:
+            raise Failure(f"{path}: {len(listed)} critical sections, expected 1")
+        return listed[0].code[-1][0] if place[0] == "last" else listed[0].lines["commit"][0]
+    if place[0] == "sym":
+        return place[1]
+    objdump = tool("objdump" if arch == "x86_64" else "aarch64-linux-gnu-objdump")
+    r = run([objdump, "-d", "--no-show-raw-insn", f"--disassemble={place[1]}", path])
+    for m in re.finditer(r"^\s+([0-9a-f]+):\t(.*)$", r.out, re.MULTILINE):
+        if re.search(place[2], "\t" + m[2]):
+            return int(m[1], 16)
+    raise Failure(f"{path}: no instruction of {place[1]} matches /{place[2]}/")
+
+
+def boundary_switch_run(path: Path, where, nth: int) -> Result:
+    """The nth time a thread is about to run WHERE under round-robin on 2 CPUs, the host turns
+    to the other CPU: a schedule with a `switch` event there."""
+    where = where if isinstance(where, str) else f"{where:#x}"
+    probe = emu(path, options=["--policy", "round-robin", "--cpus", "2", "--trace",
+                               "--inject-at", f"tick@{where}#{nth}"])
+    m = re.search(r"tid (\d+)\s+@(\d+)\s+inject\s+what=tick", probe.err)
+    if not m:
+        raise Failure(f"no tick at {where}#{nth}\n{probe.describe()}")
+    with tempfile.NamedTemporaryFile("w", suffix=".sched", delete=False) as f:
+        f.write(f"rseqemu-schedule 1\ncpus 2\nevents\n{m[1]}:{m[2]} switch\n")
+    try:
+        return emu(path, options=["--policy", "script", "--schedule", f.name])
+    finally:
+        os.unlink(f.name)
+
+
+def case_boundary(arch, name, expected, expected_ok):
+    """A boundary example and its twin on every seed 1..5 and --cpus 1, 2, 4, 8: the twin exits 0
+    with EXPECTED_OK, the buggy one 0 with EXPECTED (or, where its window is inside the section,
+    1 with its report); then each event of BOUNDARY at some N-th occurrence makes the buggy one
+    exit 1 with its report, while the twin, with the same event at each of those N, exits 0."""
+    report, default_may_fail, events = BOUNDARY[name]
+    bug, ok = guest(arch, name), guest(arch, name + "_ok")
+    want, want_ok = Path(expected).read_bytes(), Path(expected_ok).read_bytes()
+
+    def check_bug(r: Result):
+        expect_status(r, 1)
+        if not re.fullmatch(report, r.out.rstrip("\n")) or r.out.count("\n") != 1:
+            raise Failure(f"stdout is not one line matching /{report}/\n{r.describe()}")
+
+    def check_ok(r: Result, w=want_ok, e=expected_ok):
+        expect_stdout(r, w, e)
+        expect_status(r, 0)
+
+    for seed in BOUNDARY_SEEDS:
+        for cpus in BOUNDARY_CPUS:
+            options = ["--seed", seed, "--cpus", cpus]
+            check_ok(emu(ok, options=options))
+            r = emu(bug, options=options)
+            if default_may_fail and r.status != 0:
+                check_bug(r)
+            else:
+                check_ok(r, want, expected)
+    for kind, action, where, where_ok in events:
+        at, at_ok = boundary_place(arch, bug, where), boundary_place(arch, ok, where_ok)
+        shown = []
+        for nth in BOUNDARY_NTH:
+            if kind == "switch":
+                r, r_ok = boundary_switch_run(bug, at, nth), boundary_switch_run(ok, at_ok, nth)
+                what = f"switch at {at:#x}#{nth}"
+            else:
+                spot = lambda a: a if isinstance(a, str) else f"{a:#x}"
+                options = ["--cpus", "2", "--cs-inject-span", "0"]
+                r = emu(bug, options=options + ["--inject-at", f"{action}@{spot(at)}#{nth}"])
+                r_ok = emu(ok, options=options + ["--inject-at", f"{action}@{spot(at_ok)}#{nth}"])
+                what = f"{action}@{spot(at)}#{nth}"
+            check_ok(r_ok)
+            if r.status != 0:
+                check_bug(r)
+                shown.append(what)
+        print(f"{kind} {action or ''}: the bug shows with {', '.join(shown) or 'none'}")
+        if not shown:
+            raise Failure(f"{name}: no {kind} {action or ''} of N-th {BOUNDARY_NTH} shows the bug")
+
+
 CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
