@@ -35,13 +35,15 @@ const char *const sweep_event_names[SWEEP_EVENT_COUNT] = {
 #define RING           8    /* a thread's last slice starts */
 #define TRACE_MAX      512  /* instructions traced past a section's entry */
 #define PCS_VISITS_MAX 2    /* a loop's instruction is swept on its first visits only */
-#define PICKS_MAX      2
+#define PICKS_MAX      3
 #define SWAPS_MAX      3
 #define THREADS_MAX    1024
 
-/* How long the migrated thread waits before the two threads interleave: phases of the race. */
-static const uint32_t swap_phases[] = {0, 3, 10, 30};
-#define NPHASES (sizeof(swap_phases) / sizeof(swap_phases[0]))
+/* How long the migrated thread waits before the two threads interleave: phases of the race,
+ * finely inside a section, coarsely before it. */
+static const uint32_t swap_phases[] = {0, 3, 10, 30, 1, 2, 4, 5, 6, 8, 13, 16, 20, 25, 40};
+#define NPHASES        (sizeof(swap_phases) / sizeof(swap_phases[0]))
+#define NPHASES_BEFORE 4
 
 struct ring {
     int tid;
@@ -76,7 +78,8 @@ struct sweep {
     struct ring rings[THREADS_MAX];
     size_t nrings;
     struct kernel_findings base_findings;
-    uint64_t max_insns; /* per schedule, as the machine's total */
+    struct kernel_config kc; /* the machine of every run */
+    uint64_t max_insns;      /* per schedule, as the machine's total */
     uint64_t program_hash;
     /* the entry being swept */
     int tid;
@@ -384,7 +387,8 @@ static size_t plan_entry(struct sweep *s, struct site *st, const struct site_ent
         return 0;
     int picks[PICKS_MAX], npicks = 0;
     for (size_t i = 0; i < nth && npicks < PICKS_MAX; i++)
-        if (th[i].tid != e->tid && th[i].cpu == me->cpu && th[i].state == KTHREAD_RUNNABLE)
+        if (th[i].tid != e->tid && th[i].state != KTHREAD_BLOCKED &&
+            (th[i].affinity & (1ULL << me->cpu)))
             picks[npicks++] = th[i].tid;
     int swaps[SWAPS_MAX], nswaps = 0;
     uint64_t online = kernel_online_cpus(s->k);
@@ -431,7 +435,9 @@ static size_t plan_entry(struct sweep *s, struct site *st, const struct site_ent
         char loc[256];
         if (!kernel_location(s->k, e->tid, pc, loc, sizeof(loc)))
             snprintf(loc, sizeof(loc), "0x%llx", (unsigned long long)pc);
-        uint32_t row = row_of(st, pc, loc, role_of(st, pc, pos, e->pos));
+        const char *role = role_of(st, pc, pos, e->pos);
+        uint32_t row = row_of(st, pc, loc, role);
+        size_t phases = strcmp(role, "before") ? NPHASES : NPHASES_BEFORE;
         struct plan p = {.pos = pos, .row = row};
         p.event = SWEEP_PREEMPT;
         p.nev = 1;
@@ -444,7 +450,7 @@ static size_t plan_entry(struct sweep *s, struct site *st, const struct site_ent
         }
         p.event = SWEEP_MIGRATE;
         for (int j = 0; j < nswaps; j++) {
-            for (size_t ph = 0; ph < NPHASES; ph++) {
+            for (size_t ph = 0; ph < phases; ph++) {
                 p.nev = swap_phases[ph] ? 2 : 1;
                 p.ev[0] = ev(e->tid, pos, VERB_SWAP, swaps[j], 1);
                 p.ev[1] = ev(e->tid, pos, VERB_STALL, (int)swap_phases[ph], 2);
@@ -559,7 +565,7 @@ static int run_plans(struct sweep *s, const struct plan *plans, size_t n, struct
  * give the same run. */
 static bool replay_matches(struct sweep *s, const struct failure *f)
 {
-    struct kernel_config cfg = s->cfg->kcfg;
+    struct kernel_config cfg = s->kc;
     cfg.policy = POLICY_SCRIPT;
     cfg.script_fill = FILL_ROUND_ROBIN;
     cfg.script = f->events;
@@ -582,6 +588,15 @@ static bool replay_matches(struct sweep *s, const struct failure *f)
     fclose(diag);
     close(out);
     return same;
+}
+
+static struct failure *add_failure(struct sweep *s)
+{
+    if (s->res.nfailures == s->res.cap_failures) {
+        s->res.cap_failures = s->res.cap_failures ? 2 * s->res.cap_failures : 16;
+        s->res.failures = xrealloc(s->res.failures, s->res.cap_failures * sizeof(*s->res.failures));
+    }
+    return &s->res.failures[s->res.nfailures++];
 }
 
 static void failure_found(struct sweep *s, struct site *st, const struct plan *p,
@@ -788,6 +803,7 @@ int sweep_run(const struct sweep_config *cfg)
     kc.stdout_fd = kc.stderr_fd = s->out_fd;
     kc.diag = s->diag;
     char err[512];
+    s->kc = kc;
     s->k = kernel_create(&kc, err, sizeof(err));
     if (!s->k) {
         fprintf(stderr, "rseqemu: %s\n", err);
@@ -822,11 +838,20 @@ int sweep_run(const struct sweep_config *cfg)
         fflush(s->diag);
         last_line(s->out_fd, 0, msg, sizeof(msg));
         first_report(fileno(s->diag), 0, report, sizeof(report));
+        s->max_insns = kc.max_insns;
+        struct failure *f = add_failure(s);
+        *f = (struct failure){.site = SITE_NONE, .event = SWEEP_EVENT_COUNT, .digest = b->digest};
+        str_copy(f->outcome, sizeof(f->outcome), text);
+        str_copy(f->message, sizeof(f->message), msg[0] ? msg : report);
+        snprintf(f->summary, sizeof(f->summary), "base run, nothing injected: %s '%s'", text,
+                 f->message);
+        if (sweep_write_failure(&s->res, f, s->max_insns, s->program_hash) != 0)
+            f->file[0] = '\0';
         fprintf(cfg->out,
                 "base run fails before anything is injected: %s '%s'%s%s\n"
-                "(run it with rseqemu run --policy round-robin to see it; nothing was swept)\n",
+                "(rseqemu replay %s runs it again; nothing was swept)\n",
                 text, msg[0] ? msg : report, reported && msg[0] ? "; " : "",
-                reported && msg[0] ? report : "");
+                reported && msg[0] ? report : "", f->file);
         code = b->outcome == KERNEL_ERROR ? 70 : 1;
         goto out;
     }

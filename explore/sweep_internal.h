@@ -42,6 +42,8 @@ struct site {
     size_t nrows, cap_rows;
 };
 
+#define SITE_NONE UINT32_MAX /* a failure of the base run: no site, no event */
+
 struct failure {
     uint32_t site;
     uint64_t pc;

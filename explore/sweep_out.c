@@ -14,6 +14,11 @@
 static const char *const cell_names[] = {
     [CELL_NA] = "n/a", [CELL_PASS] = "pass", [CELL_FAIL] = "FAIL"};
 
+static const char *event_name(enum sweep_event e)
+{
+    return e < SWEEP_EVENT_COUNT ? sweep_event_names[e] : "none";
+}
+
 const char *sweep_outcome_text(const struct kernel_result *r, char *buf, size_t len)
 {
     switch (r->outcome) {
@@ -57,15 +62,17 @@ int sweep_write_failure(const struct sweep_results *res, struct failure *f, uint
                         uint64_t program_hash)
 {
     const struct sweep_config *cfg = res->cfg;
-    const struct site *st = &res->sites[f->site];
     const struct boundary *b = NULL;
-    for (size_t i = 0; i < st->nrows; i++)
-        if (st->rows[i].pc == f->pc)
-            b = &st->rows[i];
-    char stem[96];
-    file_stem(b ? b->loc : "", f->pc, stem, sizeof(stem));
+    char stem[96] = "base";
+    if (f->site != SITE_NONE) {
+        const struct site *st = &res->sites[f->site];
+        for (size_t i = 0; i < st->nrows; i++)
+            if (st->rows[i].pc == f->pc)
+                b = &st->rows[i];
+        file_stem(b ? b->loc : "", f->pc, stem, sizeof(stem));
+    }
     snprintf(f->file, sizeof(f->file), "%s/%03zu-%s-%s.sched", cfg->out_dir, res->nfailures, stem,
-             sweep_event_names[f->event]);
+             event_name(f->event));
     FILE *out = fopen(f->file, "w");
     if (!out) {
         fprintf(stderr, "rseqemu: %s: %s\n", f->file, strerror(errno));
@@ -211,11 +218,11 @@ int sweep_write_json(const struct sweep_results *res, const char *path)
     json_t *fails = json_array();
     for (size_t i = 0; i < res->nfailures; i++) {
         const struct failure *f = &res->failures[i];
-        json_array_append_new(fails, json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:o}", "file",
-                                               f->file, "pc", (json_int_t)f->pc, "event",
-                                               sweep_event_names[f->event], "outcome", f->outcome,
-                                               "message", f->message, "summary", f->summary,
-                                               "events", events_json(f)));
+        json_array_append_new(fails,
+                              json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:o}", "file", f->file,
+                                        "pc", (json_int_t)f->pc, "event", event_name(f->event),
+                                        "outcome", f->outcome, "message", f->message, "summary",
+                                        f->summary, "events", events_json(f)));
     }
     json_object_set_new(root, "failures", fails);
     return dump(root, path);
@@ -289,6 +296,17 @@ int sweep_write_junit(const struct sweep_results *res, const char *path)
             }
             fputs("    </testcase>\n", out);
         }
+    }
+    for (size_t j = 0; j < res->nfailures; j++) {
+        const struct failure *f = &res->failures[j];
+        if (f->site != SITE_NONE)
+            continue;
+        fputs("    <testcase classname=\"base run\" name=\"no event\">\n      <failure message=\"",
+              out);
+        xml_text(out, f->summary);
+        fputs("\">rseqemu replay ", out);
+        xml_text(out, f->file);
+        fputs("</failure>\n    </testcase>\n", out);
     }
     fputs("  </testsuite>\n</testsuites>\n", out);
     if (fclose(out) != 0) {

@@ -197,7 +197,11 @@ static void enqueue(struct kernel *k, struct kcpu *c, struct task *t)
     rq_append(c, t);
 }
 
-/* The thread a schedule's pick event names, if it waits in c's queue; else the run ends. */
+static void pick_next(struct kernel *k, struct kcpu *c);
+static void switch_out(struct kernel *k, struct kcpu *c);
+
+/* The thread a schedule's pick event names: from c's queue, or pulled over from another CPU
+ * (preempted there if it runs), as load balancing may; else the run ends. */
 static struct task *script_pick(struct kernel *k, struct kcpu *c)
 {
     const struct sched_event *e = &k->cfg.script[c->pick_event];
@@ -205,6 +209,24 @@ static struct task *script_pick(struct kernel *k, struct kcpu *c)
     for (struct task *t = c->rq_head; t; t = t->rq_next)
         if (t->tid == e->arg)
             return t;
+    for (uint32_t i = 0; i < k->st->tasks_hwm; i++) {
+        struct task *u = &k->st->tasks[i];
+        if (u->tid != e->arg || (u->state != TASK_RUNNABLE && u->state != TASK_RUNNING) ||
+            !(u->affinity & bit(c->id)) || u->cpu == c->id)
+            continue;
+        struct kcpu *from = &k->st->cpus[u->cpu];
+        if (from->curr == u) {
+            k->st->stats.preemptions++;
+            event_emit(k, EV_PREEMPT, u, 1, (uint64_t)c->id, 0);
+            switch_out(k, from);
+            enqueue(k, c, u);
+            pick_next(k, from);
+        } else {
+            rq_remove(from, u);
+            enqueue(k, c, u);
+        }
+        return u;
+    }
     char why[80];
     snprintf(why, sizeof(why), "thread %d is not runnable on CPU %d here", e->arg, c->id);
     policy_script_refuse(k, e, why);

@@ -36,7 +36,8 @@ enum sched_verb {
     VERB_IPI,       /* an IPI (as membarrier's rseq fence sends) interrupts the thread */
     VERB_OFFLINE,   /* CPU arg goes offline: its threads move to other CPUs (hotplug.h) */
     VERB_ONLINE,    /* CPU arg comes back online */
-    VERB_PICK,      /* when the thread leaves its CPU here, thread arg runs next there */
+    VERB_PICK,      /* when the thread leaves its CPU here, thread arg runs next there (pulled
+                       from another CPU if it is there) */
     VERB_STALL,     /* the thread's vCPU stops for arg instructions' time, no rseq event */
     VERB_SWAP,      /* the thread and CPU arg's thread exchange CPUs, then the two interleave
                        instruction by instruction for a while (SCHED_SWAP_INTERLEAVE_INSNS) */

@@ -1612,6 +1612,107 @@ def case_boundary(arch, name, expected, expected_ok):
             raise Failure(f"{name}: no {kind} {action or ''} of N-th {BOUNDARY_NTH} shows the bug")
 
 
+
+# ---- rseqemu sweep (README "Sweeping critical sections") -------------------------------------
+
+SWEEP_TIMEOUT = 600
+
+
+def sweep(tmp, program, *options, name="sweep") -> tuple:
+    """rseqemu sweep OPTIONS PROGRAM into tmp/NAME; returns the result and the parsed JSON."""
+    out, js = tmp / name, tmp / f"{name}.json"
+    r = run([RSEQEMU, "sweep", "--out", out, "--json", js, *options, "--", *program],
+            timeout=SWEEP_TIMEOUT)
+    if r.status not in (0, 1):
+        raise Failure(f"sweep exit status {r.status}\n{r.describe()}")
+    return r, json.loads(js.read_text())
+
+
+def case_sweep_finds(tmp, arch, name, *args):
+    """The sweep finds the example's bug: exit 1, a FAIL line per distinct failure, each with a
+    schedule file that `replay` runs to the same failure (the same exit status and the same
+    last line of output), and a FAIL cell in the table where it was found."""
+    r, js = sweep(tmp, [guest(arch, name), *args])
+    expect_status(r, 1)
+    fails = js["failures"]
+    if not fails or len(re.findall(r"^FAIL ", r.out, re.MULTILINE)) < len(fails):
+        raise Failure(f"no failure reported\n{r.describe()}")
+    cells = [row[e] for site in js["sites"] for row in site["boundaries"]
+             for e in ("preempt", "migrate", "signal", "stall")]
+    base_fails = fails[0]["event"] == "none"  # round-robin alone shows it: nothing is swept
+    if base_fails and "base run fails" not in r.out:
+        raise Failure(f"a failure without an event but no 'base run fails'\n{r.describe()}")
+    if not base_fails and "FAIL" not in cells:
+        raise Failure(f"no FAIL cell in the JSON table\n{r.describe()}")
+    for f in fails[:3]:
+        text = Path(f["file"]).read_text()
+        if not text.startswith("rseqemu-schedule ") or "fill round-robin" not in text:
+            raise Failure(f"{f['file']} is not a schedule file:\n{text}")
+        rr = run([RSEQEMU, "replay", f["file"]])
+        status = int(f["outcome"].split()[1]) if f["outcome"].startswith("exit ") else None
+        if status is not None:
+            expect_status(rr, status)
+        elif rr.status == 0:
+            raise Failure(f"replay of {f['file']} passes, the sweep said {f['outcome']}\n"
+                          f"{rr.describe()}")
+        if f["message"] and f["message"] not in rr.out + rr.err:
+            raise Failure(f"replay of {f['file']} does not say '{f['message']}'\n{rr.describe()}")
+
+
+def case_sweep_clean(tmp, program, *options):
+    """A correct program sweeps clean: exit 0, no failure, no report from the emulator, and
+    events were really injected (some schedules ran at boundaries of a section)."""
+    argv = program.split()
+    argv[0] = str(guest(*argv[0].split("/", 1)) if not argv[0].startswith("selftests/")
+                  else selftest(argv[0].split("/")[1], argv[0].split("/")[2]))
+    r, js = sweep(tmp, argv, *options)
+    expect_status(r, 0)
+    if js["failures"] or js["failed"]:
+        raise Failure(f"failures in a correct program\n{r.describe()}")
+    if re.search(r"^rseqemu: ", r.err, re.MULTILINE):
+        raise Failure(f"emulator reports\n{r.describe()}")
+    sections = [s for s in js["sites"] if s["kind"] == "section"]
+    if not sections or js["passed"] == 0:
+        raise Failure(f"no section was swept\n{r.describe()}")
+
+
+def case_sweep_jobs(tmp, arch):
+    """-j 2 gives the same table, failures and schedule files as -j 1."""
+    prog = [guest(arch, "lost_commit")]
+    r1, j1 = sweep(tmp, prog, "--entries", "1", name="one")
+    r2, j2 = sweep(tmp, prog, "--entries", "1", "-j", "2", name="two")
+    for f in j2["failures"]:
+        f["file"] = f["file"].replace("/two/", "/one/")
+    if j1 != j2:
+        raise Failure(f"-j 2 differs from -j 1\n{r1.describe()}{r2.describe()}")
+    for f in j1["failures"]:
+        a = Path(f["file"]).read_text()
+        b = Path(f["file"].replace("/one/", "/two/")).read_text()
+        if a != b:
+            raise Failure(f"{f['file']} differs between -j 1 and -j 2")
+    if r1.out.replace("/one/", "/x/") != r2.out.replace("/two/", "/x/"):
+        raise Failure(f"the output differs\n{r1.describe()}{r2.describe()}")
+
+
+def case_sweep_base_fails(tmp, arch):
+    """A program that fails without any injection is reported as such, and nothing is swept."""
+    r = run([RSEQEMU, "sweep", "--out", tmp / "out", "--", guest(arch, "exit_code"), "3"],
+            timeout=SWEEP_TIMEOUT)
+    expect_status(r, 1)
+    if "base run fails" not in r.out:
+        raise Failure(f"no 'base run fails'\n{r.describe()}")
+
+
+def case_sweep_usage(tmp):
+    """Malformed options: a message and 64; a missing program: 66."""
+    for args in (["--entries", "0"], ["--jobs", "x"], ["--kernel", "5.0"], ["--bogus"], []):
+        r = run([RSEQEMU, "sweep", *args, *(["--", "/bin/true"] if args else [])])
+        expect_status(r, 64)
+        expect_stderr(r, r"^rseqemu sweep: ")
+    r = run([RSEQEMU, "sweep", "--out", tmp / "o", "--", tmp / "missing"])
+    expect_status(r, 66)
+
+
 CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
