@@ -17,7 +17,7 @@ extern char **environ;
 
 struct sweep_opts {
     uint64_t cpus, nodes, seed, max_insns, entries, window, max_schedules, stall_insns, jobs;
-    bool inherit_env, quiet, no_progress;
+    bool inherit_env, quiet, no_progress, stats;
     const char *kernel, *rseq_debug, *cpu_opv_nr, *offline, *out, *json, *junit;
     struct opt_list env;
 };
@@ -95,6 +95,8 @@ int cmd_sweep(int argc, char **argv)
         {"junit", OPT_STRING, &o.junit, "FILE", "JUnit XML: a test case per section and event"},
         {"no-progress", OPT_FLAG, &o.no_progress, NULL, "no progress line, even on a terminal"},
         {"quiet", OPT_FLAG, &o.quiet, NULL, "no emulator notices from the runs"},
+        {"stats", OPT_FLAG, &o.stats, NULL,
+         "print `stat <name> <value>` lines on stderr: schedules per second, restore cost"},
     };
     const size_t nopts = sizeof(opts) / sizeof(opts[0]);
     const char *synopsis = "usage: rseqemu sweep [options] [--] PROG [ARGS...]";
@@ -205,6 +207,7 @@ int cmd_sweep(int argc, char **argv)
     sc.junit = o.junit;
     sc.progress = !o.no_progress && isatty(2);
     sc.quiet = o.quiet;
+    sc.stats = o.stats;
     sc.out = stdout;
     code = sweep_run(&sc);
     elf_image_close(img);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "arch/lx.h"
+#include "emu/emu.h"
 #include "emu/loader.h"
 #include "sweep_internal.h"
 
@@ -472,9 +473,35 @@ static size_t plan_entry(struct sweep *s, struct site *st, const struct site_ent
     return n;
 }
 
+static double seconds_since(const struct timespec *t0);
+
+/* Restore figures for --stats: host time, which never reaches a run. */
+static void timed_restore(struct sweep *s)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    kernel_snapshot_restore(s->k);
+    double us = seconds_since(&t0) * 1e6;
+    struct emu_snapshot_stats st;
+    kernel_snapshot_stats(s->k, &st);
+    struct sweep_restore_stats *r = &s->res.restore;
+    r->count++;
+    r->us += us;
+    r->pages += st.last_pages;
+    if (st.last_pages > r->pages_max)
+        r->pages_max = st.last_pages;
+    if (us > r->us_max)
+        r->us_max = us;
+    if (st.last_pages <= 64) {
+        r->small++;
+        r->small_us += us;
+    }
+    r->arena_bytes = st.arena_bytes;
+}
+
 static void run_one(struct sweep *s, const struct plan *p, struct verdict *v)
 {
-    kernel_snapshot_restore(s->k);
+    timed_restore(s);
     outputs_reset(s);
     kernel_set_script(s->k, p->ev, p->nev);
     kernel_set_max_insns(s->k, s->max_insns);
@@ -890,6 +917,8 @@ int sweep_run(const struct sweep_config *cfg)
         code = 70;
 out:
     sweep_print_table(&s->res, cfg->out);
+    if (cfg->stats)
+        sweep_print_stats(&s->res, seconds_since(&s->t0), stderr);
     if (cfg->json && sweep_write_json(&s->res, cfg->json) != 0 && code == 0)
         code = 66;
     if (cfg->junit && sweep_write_junit(&s->res, cfg->junit) != 0 && code == 0)

@@ -40,7 +40,8 @@ struct sweep_config {
     const char *json, *junit; /* NULL: not written */
     bool progress;            /* a progress line on stderr */
     bool quiet;
-    FILE *out; /* the summary and the table */
+    bool stats; /* `stat NAME VALUE` lines on stderr: schedules, restore cost (host time) */
+    FILE *out;  /* the summary and the table */
 };
 
 /* Runs the whole sweep and writes its results. Returns the exit status: 0 every schedule

@@ -57,6 +57,11 @@ struct failure {
     uint64_t digest;
 };
 
+struct sweep_restore_stats {
+    uint64_t count, pages, pages_max, small, arena_bytes;
+    double us, us_max, small_us; /* small: restores of at most 64 pages */
+};
+
 struct sweep_results {
     const struct sweep_config *cfg;
     struct kernel_result base;
@@ -66,6 +71,7 @@ struct sweep_results {
     struct failure *failures;
     size_t nfailures, cap_failures;
     bool replay_mismatch;
+    struct sweep_restore_stats restore; /* this process's (a worker's are not counted) */
 };
 
 /* src cut to fit dst[len]. */
@@ -80,6 +86,7 @@ static inline void str_copy(char *dst, size_t len, const char *src)
 int sweep_write_failure(const struct sweep_results *res, struct failure *f, uint64_t max_insns,
                         uint64_t program_hash);
 void sweep_print_table(const struct sweep_results *res, FILE *out);
+void sweep_print_stats(const struct sweep_results *res, double seconds, FILE *out);
 int sweep_write_json(const struct sweep_results *res, const char *path);
 int sweep_write_junit(const struct sweep_results *res, const char *path);
 const char *sweep_outcome_text(const struct kernel_result *r, char *buf, size_t len);

@@ -315,3 +315,22 @@ int sweep_write_junit(const struct sweep_results *res, const char *path)
     }
     return 0;
 }
+
+void sweep_print_stats(const struct sweep_results *res, double seconds, FILE *out)
+{
+    const struct sweep_restore_stats *r = &res->restore;
+    fprintf(out, "stat schedules %llu\n", (unsigned long long)res->schedules);
+    fprintf(out, "stat seconds %.3f\n", seconds);
+    fprintf(out, "stat schedules_per_second %.1f\n",
+            seconds > 0 ? (double)res->schedules / seconds : 0.0);
+    fprintf(out, "stat restores %llu\n", (unsigned long long)r->count);
+    fprintf(out, "stat restore_us_mean %.1f\n", r->count ? r->us / (double)r->count : 0.0);
+    fprintf(out, "stat restore_us_max %.1f\n", r->us_max);
+    fprintf(out, "stat restore_pages_mean %.1f\n",
+            r->count ? (double)r->pages / (double)r->count : 0.0);
+    fprintf(out, "stat restore_pages_max %llu\n", (unsigned long long)r->pages_max);
+    fprintf(out, "stat restores_le64_pages %llu\n", (unsigned long long)r->small);
+    fprintf(out, "stat restore_le64_us_mean %.1f\n",
+            r->small ? r->small_us / (double)r->small : 0.0);
+    fprintf(out, "stat arena_bytes %llu\n", (unsigned long long)r->arena_bytes);
+}

@@ -28,8 +28,8 @@ static void on_usr1(int sig)
 
 static uint64_t churn(unsigned seed, size_t pages)
 {
-    uint8_t *p = mmap(NULL, pages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                      -1, 0);
+    uint8_t *p =
+        mmap(NULL, pages * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return 0;
     uint64_t sum = 0;
@@ -92,7 +92,7 @@ int main(void)
     for (int i = 0; i < 16 * 4096; i++)
         e += early[i];
     munmap(early, 16 * 4096);
-    printf("total %llu early %llu signals %d\n", (unsigned long long)total,
-           (unsigned long long)e, (int)signals_seen);
+    printf("total %llu early %llu signals %d\n", (unsigned long long)total, (unsigned long long)e,
+           (int)signals_seen);
     return 0;
 }

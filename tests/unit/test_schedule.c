@@ -107,6 +107,29 @@ Test(schedule, a_valid_file_gives_every_field_and_sorted_events)
     schedule_free(s);
 }
 
+/* README "Schedule files": version 3 adds stall and swap, each with its argument, and a script
+ * with either is written as version 3. */
+Test(schedule, version_3_has_stall_and_swap)
+{
+    char err[256];
+    struct schedule *s = parse("rseqemu-schedule 3\ncpus 2\nevents\n101:40 swap 1\n"
+                               "101:40 stall 25\n102:7 stall 50000\n",
+                               err, sizeof(err));
+    cr_assert_not_null(s, "%s", err);
+    cr_assert_eq(s->nevents, 3);
+    cr_expect_eq(s->events[0].verb, VERB_SWAP);
+    cr_expect_eq(s->events[0].arg, 1);
+    cr_expect_eq(s->events[1].verb, VERB_STALL);
+    cr_expect_eq(s->events[1].arg, 25);
+    cr_expect_eq(s->events[2].arg, 50000);
+    cr_expect_str_eq(sched_verb_name(VERB_STALL), "stall");
+    cr_expect_str_eq(sched_verb_name(VERB_SWAP), "swap");
+    cr_expect(sched_verb_has_arg(VERB_STALL) && sched_verb_has_arg(VERB_SWAP));
+    cr_expect_eq(schedule_version_for(POLICY_SCRIPT, s->events, s->nevents), 3);
+    cr_expect_eq(schedule_version_for(POLICY_SCRIPT, s->events, 0), 1);
+    schedule_free(s);
+}
+
 Test(schedule, version_2_has_pick_events)
 {
     char err[256];
@@ -231,7 +254,12 @@ Test(schedule, bad_files_are_refused_with_their_line_and_reason)
         {"", "line 1: empty file"},
         {"events\n", "line 1: expected 'rseqemu-schedule VERSION' first"},
         {"rseqemu-schedule 0\n", "line 1: version: 0 is out of range"},
-        {"rseqemu-schedule 3\n", "line 1: format version 3; this rseqemu reads versions 1 to 2"},
+        {"rseqemu-schedule 4\n", "line 1: format version 4; this rseqemu reads versions 1 to 3"},
+        {"rseqemu-schedule 2\nevents\n100:5 stall 10\n",
+         "line 3: stall needs 'rseqemu-schedule 3'"},
+        {"rseqemu-schedule 2\nevents\n100:5 swap 1\n", "line 3: swap needs 'rseqemu-schedule 3'"},
+        {"rseqemu-schedule 3\nevents\n100:5 stall 0\n", "line 3: stall: 0 is out of range"},
+        {"rseqemu-schedule 3\ncpus 2\nevents\n100:5 swap 2\n", "line 4: swap: 2 is out of range"},
         {"rseqemu-schedule 1 x\n", "line 1: unexpected 'x'"},
         {"rseqemu-schedule 1\ncpus 0\n", "line 2: cpus: 0 is out of range"},
         {"rseqemu-schedule 1\ncpus 4\ncpus 4\n", "line 3: 'cpus' is given twice"},

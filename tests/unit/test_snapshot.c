@@ -134,3 +134,72 @@ Test(snapshot, before_start_restores_whole_run, .timeout = 300)
         machine_close(&m);
     }
 }
+
+/* Observing a run (kernel_set_observer) splits it where it looks and goes on at once: the run
+ * is the unobserved one, and what it sees is consistent (each step at the next position). */
+struct seen {
+    uint64_t entries, syscalls, slices, steps, last_step;
+    bool steps_in_order;
+};
+
+static void seen_slice(void *ctx, int tid, uint64_t pos, uint64_t iter)
+{
+    (void)tid, (void)pos, (void)iter;
+    ((struct seen *)ctx)->slices++;
+}
+
+static void seen_entry(void *ctx, int tid, uint64_t pos, uint64_t start, uint64_t end)
+{
+    (void)tid, (void)pos;
+    cr_expect_lt(start, end);
+    ((struct seen *)ctx)->entries++;
+}
+
+static void seen_syscall(void *ctx, int tid, uint64_t pos, uint64_t nr)
+{
+    (void)tid, (void)pos, (void)nr;
+    ((struct seen *)ctx)->syscalls++;
+}
+
+static void seen_step(void *ctx, int tid, uint64_t pos, uint64_t ip)
+{
+    struct seen *s = ctx;
+    (void)tid;
+    cr_expect_neq(ip, 0);
+    if (s->steps && pos != s->last_step && pos != s->last_step + 1)
+        s->steps_in_order = false;
+    s->last_step = pos;
+    s->steps++;
+}
+
+Test(snapshot, observing_changes_nothing, .timeout = 300)
+{
+    for (int a = 0; a < 2; a++) {
+        struct machine m;
+        struct kernel_result plain, watched;
+        machine_open(&m, guest_arches[a], "percpu_counter", 2);
+        kernel_run(m.k, &plain);
+        machine_close(&m);
+        machine_open(&m, guest_arches[a], "percpu_counter", 2);
+        struct seen s = {.steps_in_order = true};
+        struct kernel_observer obs = {.ctx = &s,
+                                      .slice = seen_slice,
+                                      .cs_entry = seen_entry,
+                                      .syscall = seen_syscall,
+                                      .step = seen_step,
+                                      .step_tid = 101,
+                                      .step_from = 5000,
+                                      .step_to = 7000};
+        kernel_set_observer(m.k, &obs);
+        kernel_run(m.k, &watched);
+        machine_close(&m);
+        cr_assert_eq(plain.outcome, KERNEL_EXITED, "%s", plain.message);
+        expect_same(&watched, &plain, guest_arches[a], 0);
+        cr_expect_gt(s.entries, 1000, "%s: %llu section entries seen", guest_arches[a],
+                     (unsigned long long)s.entries);
+        cr_expect_gt(s.syscalls, 0);
+        cr_expect_gt(s.slices, 0);
+        cr_expect(s.steps >= 2000 && s.steps_in_order, "%s: %llu steps", guest_arches[a],
+                  (unsigned long long)s.steps);
+    }
+}
