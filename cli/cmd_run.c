@@ -5,21 +5,20 @@
 
 #include "commands.h"
 #include "exit_codes.h"
-#include "kernel-model/cpulist.h"
 #include "kernel-model/kernel.h"
 #include "kernel-model/schedule.h"
+#include "machine_opts.h"
 #include "options.h"
 #include "run_exec.h"
-
-extern char **environ;
 
 #define UNSET UINT64_MAX /* an option not given */
 
 struct run_opts {
-    uint64_t cpus, nodes, seed, max_insns, cs_inject_span, pct_depth, pct_steps;
-    bool digest, quiet, stats, inherit_env, no_fast_stores, verify_icount, rseq_watch;
-    const char *kernel, *rseq_debug, *policy, *schedule, *record, *cpu_opv_nr, *offline;
-    struct opt_list env, inject_at;
+    struct machine_opts m;
+    uint64_t max_insns, cs_inject_span, pct_depth, pct_steps;
+    bool digest, quiet, stats, no_fast_stores, verify_icount, rseq_watch;
+    const char *policy, *schedule, *record;
+    struct opt_list inject_at;
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -33,8 +32,8 @@ static int usage_error(const char *fmt, const char *arg)
 /* The options that shape the run, as a command line that repeats it. */
 static void describe(char *buf, size_t len, const struct run_opts *o)
 {
-    int n = snprintf(buf, len, "--seed %llu --cpus %llu", (unsigned long long)o->seed,
-                     (unsigned long long)o->cpus);
+    int n = snprintf(buf, len, "--seed %llu --cpus %llu", (unsigned long long)o->m.seed,
+                     (unsigned long long)o->m.cpus);
     if (strcmp(o->policy, "random"))
         n += snprintf(buf + n, len - (size_t)n, " --policy %s", o->policy);
     if (!strcmp(o->policy, "pct"))
@@ -42,40 +41,36 @@ static void describe(char *buf, size_t len, const struct run_opts *o)
                       (unsigned long long)o->pct_depth, (unsigned long long)o->pct_steps);
     if (o->schedule)
         n += snprintf(buf + n, len - (size_t)n, " --schedule %s", o->schedule);
-    if (strcmp(o->kernel, "6.18"))
-        n += snprintf(buf + n, len - (size_t)n, " --kernel %s", o->kernel);
-    if (o->offline)
-        n += snprintf(buf + n, len - (size_t)n, " --offline %s", o->offline);
-    if (o->nodes != 1)
-        n += snprintf(buf + n, len - (size_t)n, " --nodes %llu", (unsigned long long)o->nodes);
+    if (strcmp(o->m.kernel, "6.18"))
+        n += snprintf(buf + n, len - (size_t)n, " --kernel %s", o->m.kernel);
+    if (o->m.offline)
+        n += snprintf(buf + n, len - (size_t)n, " --offline %s", o->m.offline);
+    if (o->m.nodes != 1)
+        n += snprintf(buf + n, len - (size_t)n, " --nodes %llu", (unsigned long long)o->m.nodes);
     if (o->cs_inject_span != 16)
         n += snprintf(buf + n, len - (size_t)n, " --cs-inject-span %llu",
                       (unsigned long long)o->cs_inject_span);
-    if (strcmp(o->rseq_debug, "kill"))
-        n += snprintf(buf + n, len - (size_t)n, " --rseq-debug %s", o->rseq_debug);
-    if (o->cpu_opv_nr)
-        n += snprintf(buf + n, len - (size_t)n, " --cpu-opv-nr %s", o->cpu_opv_nr);
+    if (strcmp(o->m.rseq_debug, "kill"))
+        n += snprintf(buf + n, len - (size_t)n, " --rseq-debug %s", o->m.rseq_debug);
+    if (o->m.cpu_opv_nr)
+        n += snprintf(buf + n, len - (size_t)n, " --cpu-opv-nr %s", o->m.cpu_opv_nr);
     for (int i = 0; i < o->inject_at.count && n > 0 && (size_t)n < len; i++)
         n += snprintf(buf + n, len - (size_t)n, " --inject-at '%s'", o->inject_at.items[i]);
 }
 
 int cmd_run(int argc, char **argv)
 {
-    struct run_opts o = {.cpus = 4,
-                         .nodes = 1,
-                         .seed = 1,
+    struct run_opts o = {.m = MACHINE_OPTS_DEFAULTS(4),
                          .cs_inject_span = 16,
                          .pct_depth = UNSET,
                          .pct_steps = UNSET,
-                         .kernel = "6.18",
-                         .rseq_debug = "kill",
                          .policy = "random"};
     struct run_exec r = {0};
     const struct opt opts[] = {
-        {"cpus", OPT_U64, &o.cpus, "N", "modelled CPUs (1..64, default 4)"},
-        {"offline", OPT_STRING, &o.offline, "LIST",
+        {"cpus", OPT_U64, &o.m.cpus, "N", "modelled CPUs (1..64, default 4)"},
+        {"offline", OPT_STRING, &o.m.offline, "LIST",
          "CPUs possible but offline from the start, e.g. 1,3 or 2-5 (never CPU 0)"},
-        {"seed", OPT_U64, &o.seed, "S", "seed of every scheduling choice (default 1)"},
+        {"seed", OPT_U64, &o.m.seed, "S", "seed of every scheduling choice (default 1)"},
         {"max-insns", OPT_U64, &o.max_insns, "N", "stop a runaway guest after N instructions"},
         {"policy", OPT_STRING, &o.policy, "random|round-robin|script|pct",
          "who makes the scheduling decisions (default random)"},
@@ -85,20 +80,20 @@ int cmd_run(int argc, char **argv)
          "pct: steps the change points are drawn from (default 100; see stat pct_steps)"},
         {"schedule", OPT_STRING, &o.schedule, "FILE", "the events for --policy script"},
         {"record", OPT_STRING, &o.record, "FILE", "write the run's schedule to FILE, for replay"},
-        {"nodes", OPT_U64, &o.nodes, "N", "NUMA nodes the CPUs are spread over (default 1)"},
-        {"kernel", OPT_STRING, &o.kernel, "6.1|6.18", "kernel behaviour to model (default 6.18)"},
+        {"nodes", OPT_U64, &o.m.nodes, "N", "NUMA nodes the CPUs are spread over (default 1)"},
+        {"kernel", OPT_STRING, &o.m.kernel, "6.1|6.18", "kernel behaviour to model (default 6.18)"},
         {"cs-inject-span", OPT_U64, &o.cs_inject_span, "N",
          "inject in one of the next 1..N critical-section entries (default 16, 0: off)"},
         {"inject-at", OPT_LIST, &o.inject_at, "ACTION@WHERE[#N]",
          "preempt|migrate[=CPU]|signal=SIG|tick|notify where a thread is about to run WHERE"},
-        {"rseq-debug", OPT_STRING, &o.rseq_debug, "kill|report|off",
+        {"rseq-debug", OPT_STRING, &o.m.rseq_debug, "kill|report|off",
          "syscalls in critical sections, writes to kernel fields (default kill)"},
         {"rseq-watch", OPT_FLAG, &o.rseq_watch, NULL,
          "name the instruction that writes a kernel-owned rseq field (slow)"},
-        {"cpu-opv-nr", OPT_STRING, &o.cpu_opv_nr, "N|off",
+        {"cpu-opv-nr", OPT_STRING, &o.m.cpu_opv_nr, "N|off",
          "the syscall number of cpu_opv (default 1000; off or 0: ENOSYS)"},
-        {"env", OPT_LIST, &o.env, "NAME=VALUE", "add to the guest's (empty) environment"},
-        {"inherit-env", OPT_FLAG, &o.inherit_env, NULL, "give the guest rseqemu's environment"},
+        {"env", OPT_LIST, &o.m.env, "NAME=VALUE", "add to the guest's (empty) environment"},
+        {"inherit-env", OPT_FLAG, &o.m.inherit_env, NULL, "give the guest rseqemu's environment"},
         RUN_EXEC_TRACE_OPTS(r),
         {"digest", OPT_FLAG, &o.digest, NULL, "print a hash of the run's events on stderr"},
         {"stats", OPT_FLAG, &o.stats, NULL, "print `stat <name> <value>` lines on stderr"},
@@ -130,33 +125,14 @@ int cmd_run(int argc, char **argv)
     r.quiet = o.quiet;
     struct kernel_config *cfg = &r.cfg;
     kernel_config_defaults(cfg);
-    if (o.cpus < 1 || o.cpus > KERNEL_CPUS_MAX) {
-        fprintf(stderr, "rseqemu run: --cpus must be between 1 and %d\n", KERNEL_CPUS_MAX);
-        return EXIT_USAGE;
-    }
-    if (o.offline) {
-        char why[96];
-        if (cpulist_parse(o.offline, (int)o.cpus, &cfg->offline, why, sizeof(why)) != 0)
-            return usage_error("--offline: %s", why);
-        if (cfg->offline & 1)
-            return usage_error("--offline %s: CPU 0 cannot be taken offline", o.offline);
-    }
-    int profile = kernel_word_parse(kernel_profile_names, o.kernel);
-    int debug = kernel_word_parse(kernel_rseq_debug_names, o.rseq_debug);
+    int bad = machine_opts_apply("run", &o.m, cfg);
+    if (bad)
+        return bad;
     int policy = kernel_word_parse(kernel_policy_names, o.policy);
-    if (profile < 0)
-        return usage_error("--kernel must be 6.1 or 6.18, not '%s'", o.kernel);
-    if (debug < 0)
-        return usage_error("--rseq-debug must be kill, report or off, not '%s'", o.rseq_debug);
     if (policy < 0)
         return usage_error("--policy must be random, round-robin, script or pct, not '%s'",
                            o.policy);
-    cfg->profile = (enum kernel_profile)profile;
-    cfg->rseq_debug = (enum kernel_rseq_debug)debug;
     cfg->policy = (enum kernel_policy)policy;
-    if (o.cpu_opv_nr && (cfg->cpu_opv_nr = kernel_cpu_opv_nr_parse(o.cpu_opv_nr)) < 0)
-        return usage_error("--cpu-opv-nr must be a number (0 to 2147483647) or off, not '%s'",
-                           o.cpu_opv_nr);
     if ((cfg->policy == POLICY_SCRIPT) != (o.schedule != NULL))
         return usage_error("%s", "--policy script and --schedule FILE go together");
     if (cfg->policy != POLICY_PCT && (o.pct_depth != UNSET || o.pct_steps != UNSET))
@@ -177,11 +153,6 @@ int cmd_run(int argc, char **argv)
     if (cfg->policy == POLICY_SCRIPT && o.inject_at.count)
         return usage_error("%s", "--inject-at does not mix with --policy script: put the event "
                                  "in the schedule");
-    if (o.nodes < 1 || o.nodes > o.cpus) {
-        fprintf(stderr, "rseqemu run: --nodes must be between 1 and --cpus (%llu)\n",
-                (unsigned long long)o.cpus);
-        return EXIT_USAGE;
-    }
     if (o.cs_inject_span > UINT32_MAX)
         return usage_error("%s", "--cs-inject-span is too large");
     if (o.inject_at.count > KERNEL_INJECTS_MAX) {
@@ -194,9 +165,6 @@ int cmd_run(int argc, char **argv)
             return usage_error("--inject-at %s", why);
     }
     cfg->ninjects = o.inject_at.count;
-    for (int i = 0; i < o.env.count; i++)
-        if (!strchr(o.env.items[i], '='))
-            return usage_error("--env needs NAME=VALUE, not '%s'", o.env.items[i]);
     struct schedule *sched = NULL;
     if (o.schedule) {
         char err[600];
@@ -207,10 +175,10 @@ int cmd_run(int argc, char **argv)
             return unreadable ? EXIT_NO_INPUT : EXIT_BAD_INPUT;
         }
         for (size_t i = 0; i < sched->nevents; i++) {
-            if (sched->events[i].verb == VERB_MIGRATE && sched->events[i].arg >= (int)o.cpus) {
+            if (sched->events[i].verb == VERB_MIGRATE && sched->events[i].arg >= (int)o.m.cpus) {
                 fprintf(stderr, "rseqemu: %s: line %u: migrate %d: there are %llu CPUs\n",
                         o.schedule, sched->events[i].line, sched->events[i].arg,
-                        (unsigned long long)o.cpus);
+                        (unsigned long long)o.m.cpus);
                 schedule_free(sched);
                 return EXIT_BAD_INPUT;
             }
@@ -219,16 +187,12 @@ int cmd_run(int argc, char **argv)
         cfg->nscript = sched->nevents;
         cfg->script_fill = sched->fill;
     }
-    cfg->ncpus = (int)o.cpus;
-    cfg->nodes = (int)o.nodes;
     cfg->cs_inject_span = (uint32_t)o.cs_inject_span;
     cfg->rseq_watch = o.rseq_watch;
-    cfg->seed = o.seed;
     cfg->max_insns = o.max_insns;
     cfg->quiet = o.quiet;
     cfg->no_fast_stores = o.no_fast_stores;
     cfg->verify_icount = o.verify_icount;
-    cfg->envp = o.inherit_env ? (const char *const *)environ : o.env.items;
     describe(r.cmd, sizeof(r.cmd), &o);
     int code = run_exec(&r);
     schedule_free(sched);

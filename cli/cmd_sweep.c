@@ -8,18 +8,16 @@
 #include "emu/loader.h"
 #include "exit_codes.h"
 #include "explore/sweep.h"
-#include "kernel-model/cpulist.h"
 #include "kernel-model/kernel.h"
+#include "machine_opts.h"
 #include "options.h"
 #include "program.h"
 
-extern char **environ;
-
 struct sweep_opts {
-    uint64_t cpus, nodes, seed, max_insns, entries, window, max_schedules, stall_insns, jobs;
-    bool inherit_env, quiet, no_progress, stats;
-    const char *kernel, *rseq_debug, *cpu_opv_nr, *offline, *out, *json, *junit;
-    struct opt_list env;
+    struct machine_opts m;
+    uint64_t max_insns, entries, window, max_schedules, stall_insns, jobs;
+    bool quiet, no_progress, stats;
+    const char *out, *json, *junit;
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -57,28 +55,24 @@ static char **expand_jobs(int argc, char **argv)
 
 int cmd_sweep(int argc, char **argv)
 {
-    struct sweep_opts o = {.cpus = 2,
-                           .nodes = 1,
-                           .seed = 1,
+    struct sweep_opts o = {.m = MACHINE_OPTS_DEFAULTS(2),
                            .entries = 3,
                            .window = 24,
                            .stall_insns = 50000,
                            .jobs = 1,
-                           .kernel = "6.18",
-                           .rseq_debug = "kill",
                            .out = "sweep-out"};
     const struct opt opts[] = {
-        {"cpus", OPT_U64, &o.cpus, "N", "modelled CPUs (2..64, default 2)"},
-        {"offline", OPT_STRING, &o.offline, "LIST", "CPUs offline from the start (never CPU 0)"},
-        {"seed", OPT_U64, &o.seed, "S", "seed of the guest's randomness (default 1)"},
-        {"nodes", OPT_U64, &o.nodes, "N", "NUMA nodes the CPUs are spread over (default 1)"},
-        {"kernel", OPT_STRING, &o.kernel, "6.1|6.18", "kernel behaviour to model (default 6.18)"},
-        {"rseq-debug", OPT_STRING, &o.rseq_debug, "kill|report|off",
+        {"cpus", OPT_U64, &o.m.cpus, "N", "modelled CPUs (2..64, default 2)"},
+        {"offline", OPT_STRING, &o.m.offline, "LIST", "CPUs offline from the start (never CPU 0)"},
+        {"seed", OPT_U64, &o.m.seed, "S", "seed of the guest's randomness (default 1)"},
+        {"nodes", OPT_U64, &o.m.nodes, "N", "NUMA nodes the CPUs are spread over (default 1)"},
+        {"kernel", OPT_STRING, &o.m.kernel, "6.1|6.18", "kernel behaviour to model (default 6.18)"},
+        {"rseq-debug", OPT_STRING, &o.m.rseq_debug, "kill|report|off",
          "syscalls in critical sections, writes to kernel fields (default kill)"},
-        {"cpu-opv-nr", OPT_STRING, &o.cpu_opv_nr, "N|off",
+        {"cpu-opv-nr", OPT_STRING, &o.m.cpu_opv_nr, "N|off",
          "the syscall number of cpu_opv (default 1000; off or 0: ENOSYS)"},
-        {"env", OPT_LIST, &o.env, "NAME=VALUE", "add to the guest's (empty) environment"},
-        {"inherit-env", OPT_FLAG, &o.inherit_env, NULL, "give the guest rseqemu's environment"},
+        {"env", OPT_LIST, &o.m.env, "NAME=VALUE", "add to the guest's (empty) environment"},
+        {"inherit-env", OPT_FLAG, &o.m.inherit_env, NULL, "give the guest rseqemu's environment"},
         {"entries", OPT_U64, &o.entries, "N",
          "dynamic entries swept per section and call site (default 3)"},
         {"window", OPT_U64, &o.window, "N",
@@ -123,40 +117,9 @@ int cmd_sweep(int argc, char **argv)
     struct sweep_config sc = {0};
     struct kernel_config *cfg = &sc.kcfg;
     kernel_config_defaults(cfg);
-    if (o.cpus < 1 || o.cpus > KERNEL_CPUS_MAX) {
-        fprintf(stderr, "rseqemu sweep: --cpus must be between 1 and %d\n", KERNEL_CPUS_MAX);
+    if ((code = machine_opts_apply("sweep", &o.m, cfg)) != 0)
         goto out;
-    }
-    if (o.offline) {
-        char why[96];
-        if (cpulist_parse(o.offline, (int)o.cpus, &cfg->offline, why, sizeof(why)) != 0) {
-            code = usage_error("--offline: %s", why);
-            goto out;
-        }
-        if (cfg->offline & 1) {
-            code = usage_error("--offline %s: CPU 0 cannot be taken offline", o.offline);
-            goto out;
-        }
-    }
-    int profile = kernel_word_parse(kernel_profile_names, o.kernel);
-    int debug = kernel_word_parse(kernel_rseq_debug_names, o.rseq_debug);
-    if (profile < 0) {
-        code = usage_error("--kernel must be 6.1 or 6.18, not '%s'", o.kernel);
-        goto out;
-    }
-    if (debug < 0) {
-        code = usage_error("--rseq-debug must be kill, report or off, not '%s'", o.rseq_debug);
-        goto out;
-    }
-    if (o.cpu_opv_nr && (cfg->cpu_opv_nr = kernel_cpu_opv_nr_parse(o.cpu_opv_nr)) < 0) {
-        code = usage_error("--cpu-opv-nr must be a number (0 to 2147483647) or off, not '%s'",
-                           o.cpu_opv_nr);
-        goto out;
-    }
-    if (o.nodes < 1 || o.nodes > o.cpus) {
-        code = usage_error("%s", "--nodes must be between 1 and --cpus");
-        goto out;
-    }
+    code = EXIT_USAGE;
     if (o.entries < 1 || o.entries > 1000) {
         code = usage_error("%s", "--entries must be between 1 and 1000");
         goto out;
@@ -173,20 +136,8 @@ int cmd_sweep(int argc, char **argv)
         code = usage_error("%s", "--jobs must be between 1 and 64");
         goto out;
     }
-    for (int i = 0; i < o.env.count; i++) {
-        if (!strchr(o.env.items[i], '=')) {
-            code = usage_error("--env needs NAME=VALUE, not '%s'", o.env.items[i]);
-            goto out;
-        }
-    }
-    cfg->profile = (enum kernel_profile)profile;
-    cfg->rseq_debug = (enum kernel_rseq_debug)debug;
-    cfg->ncpus = (int)o.cpus;
-    cfg->nodes = (int)o.nodes;
-    cfg->seed = o.seed;
     cfg->max_insns = 4000000000ULL; /* the base run's; a schedule's is set from it */
     cfg->quiet = o.quiet;
-    cfg->envp = o.inherit_env ? (const char *const *)environ : o.env.items;
     int status;
     struct elf_image *img = program_open(args[first], &status);
     if (!img) {

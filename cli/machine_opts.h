@@ -1,0 +1,28 @@
+/* The options that shape the machine, which `run` and `sweep` share: checked and turned into
+ * a kernel configuration in one place. */
+#ifndef RSEQEMU_CLI_MACHINE_OPTS_H
+#define RSEQEMU_CLI_MACHINE_OPTS_H
+
+#include <stdint.h>
+
+#include "kernel-model/kernel.h"
+#include "options.h"
+
+struct machine_opts {
+    uint64_t cpus, nodes, seed;
+    const char *kernel, *rseq_debug, *cpu_opv_nr, *offline;
+    struct opt_list env;
+    bool inherit_env;
+};
+
+/* The defaults of both commands but the CPU count. */
+#define MACHINE_OPTS_DEFAULTS(ncpus)                                                               \
+    {                                                                                              \
+        .cpus = (ncpus), .nodes = 1, .seed = 1, .kernel = "6.18", .rseq_debug = "kill"             \
+    }
+
+/* Sets cfg's machine from o (cfg has the defaults), or prints "rseqemu CMD: why" and returns
+ * EXIT_USAGE. */
+int machine_opts_apply(const char *cmd, const struct machine_opts *o, struct kernel_config *cfg);
+
+#endif
