@@ -270,6 +270,10 @@ int sweep_write_junit(const struct sweep_results *res, const char *path)
             failing += failed;
         }
     }
+    for (size_t j = 0; j < res->nfailures; j++) {
+        cases += res->failures[j].site == SITE_NONE;
+        failing += res->failures[j].site == SITE_NONE;
+    }
     fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n", out);
     fputs("  <testsuite name=\"rseqemu sweep ", out);
     xml_text(out, res->cfg->prog);

@@ -1620,12 +1620,18 @@ SWEEP_TIMEOUT = 600
 
 def sweep(tmp, program, *options, name="sweep") -> tuple:
     """rseqemu sweep OPTIONS PROGRAM into tmp/NAME; returns the result and the parsed JSON."""
-    out, js = tmp / name, tmp / f"{name}.json"
-    r = run([RSEQEMU, "sweep", "--out", out, "--json", js, *options, "--", *program],
-            timeout=SWEEP_TIMEOUT)
+    out, js, xml = tmp / name, tmp / f"{name}.json", tmp / f"{name}.xml"
+    r = run([RSEQEMU, "sweep", "--out", out, "--json", js, "--junit", xml, *options, "--",
+             *program], timeout=SWEEP_TIMEOUT)
     if r.status not in (0, 1):
         raise Failure(f"sweep exit status {r.status}\n{r.describe()}")
-    return r, json.loads(js.read_text())
+    data = json.loads(js.read_text())
+    suite = ET.parse(xml).getroot().find("testsuite")
+    failing = sum(1 for c in suite.iter("testcase") if c.find("failure") is not None)
+    if int(suite.get("failures")) != failing or (failing > 0) != bool(data["failures"]):
+        raise Failure(f"JUnit says {suite.get('failures')} failing, {failing} test cases fail, "
+                      f"the JSON {len(data['failures'])} failures\n{r.describe()}")
+    return r, data
 
 
 def case_sweep_finds(tmp, arch, name, *args):
