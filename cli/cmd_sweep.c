@@ -62,7 +62,7 @@ int cmd_sweep(int argc, char **argv)
                            .jobs = 1,
                            .out = "sweep-out"};
     const struct opt opts[] = {
-        {"cpus", OPT_U64, &o.m.cpus, "N", "modelled CPUs (2..64, default 2)"},
+        {"cpus", OPT_U64, &o.m.cpus, "N", "modelled CPUs (1..64, default 2)"},
         {"offline", OPT_STRING, &o.m.offline, "LIST", "CPUs offline from the start (never CPU 0)"},
         {"seed", OPT_U64, &o.m.seed, "S", "seed of the guest's randomness (default 1)"},
         {"nodes", OPT_U64, &o.m.nodes, "N", "NUMA nodes the CPUs are spread over (default 1)"},
