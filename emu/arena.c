@@ -146,13 +146,8 @@ static void live_spans(struct arena *arena, size_t used, uint32_t (*hwm)(const s
         const struct bound *b = &arena->bounds[i];
         uint32_t h = hwm(b);
         size_t from = b->off + (h < b->cap ? h : b->cap) * b->elem, to = b->off + b->cap * b->elem;
-        if (from < to) {
-            if (dead->n == dead->cap) {
-                dead->cap = dead->cap ? 2 * dead->cap : 64;
-                dead->v = xrealloc(dead->v, dead->cap * sizeof(*dead->v));
-            }
-            dead->v[dead->n++] = (struct span){from, to - from};
-        }
+        if (from < to)
+            spans_push(dead, from, to - from);
     }
     qsort(dead->v, dead->n, sizeof(*dead->v), span_order);
     out->n = 0;
@@ -255,7 +250,8 @@ void arena_snapshot_set_verify(struct arena *arena, bool on) { arena->verify = o
 
 bool arena_snapshot_verify(const struct arena *arena, size_t *bad_offset)
 {
-    if (!arena->snap || !arena->verify || !arena->whole)
+    if (!arena->snap || !arena->verify || !arena->whole ||
+        memcmp(arena->base, arena->whole, arena->snap_used) == 0)
         return true;
     for (size_t i = 0; i < arena->snap_used; i++) {
         if (arena->base[i] != arena->whole[i]) {

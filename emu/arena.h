@@ -37,6 +37,12 @@ void *arena_base(const struct arena *arena);
  * inside an element of another). Declared before the first snapshot. */
 void arena_bound(struct arena *arena, const void *array, size_t elem_size, size_t capacity,
                  const uint32_t *hwm);
+/* The owner's side of a bound: elements below n are (or are about to be) written. */
+static inline void arena_hwm_raise(uint32_t *hwm, size_t n)
+{
+    if (n > *hwm)
+        *hwm = (uint32_t)n;
+}
 
 /* Snapshots: take copies the written part of the arena aside (replacing an earlier snapshot),
  * restore puts it back in place, as many times as wanted, drop forgets it. */

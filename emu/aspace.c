@@ -78,8 +78,7 @@ struct aspace *aspace_create(struct emu *emu, const char **err)
     as->emu = emu;
     as->id = slot;
     as->st = &t->slots[slot];
-    if ((uint32_t)slot >= t->slots_hwm)
-        t->slots_hwm = (uint32_t)slot + 1;
+    arena_hwm_raise(&t->slots_hwm, (size_t)slot + 1);
     /* A slot used before keeps stale entries in its tables, below their high-water marks,
      * where nothing reads them. */
     as->st->in_use = true;
@@ -174,11 +173,7 @@ bool aspace_tlb_fill(struct aspace *as, guest_addr_t vaddr)
     return !(v->prot & LX_PROT_EXEC);
 }
 
-static void vma_count_up(struct aspace_state *st)
-{
-    if (++st->count > st->vma_hwm)
-        st->vma_hwm = (uint32_t)st->count;
-}
+static void vma_count_up(struct aspace_state *st) { arena_hwm_raise(&st->vma_hwm, ++st->count); }
 
 /* Splits the VMA containing addr so that a VMA starts at addr. -LX_ENOMEM when full. */
 static int vma_split_at(struct aspace_state *st, guest_addr_t addr)
@@ -550,22 +545,20 @@ static void copy_resident(uint8_t *dst, const uint8_t *src, uint64_t len)
     for_each_resident((uint8_t *)src, len, copy_page_cb, &c);
 }
 
-static uint32_t hwm_max(uint32_t a, size_t b) { return a > b ? a : (uint32_t)b; }
-
 int aspace_copy_from(struct aspace *dst, const struct aspace *src)
 {
     struct aspace_state *d = dst->st;
     const struct aspace_state *s = src->st;
     d->ntime_sites = s->ntime_sites;
-    d->time_hwm = hwm_max(d->time_hwm, (size_t)s->ntime_sites);
+    arena_hwm_raise(&d->time_hwm, (size_t)s->ntime_sites);
     memcpy(d->time_sites, s->time_sites, sizeof(struct time_site) * (size_t)s->ntime_sites);
     /* Only the live entries: the tails above the high-water marks stay untouched. */
     d->watch.count = s->watch.count;
-    d->watch.hwm = hwm_max(d->watch.hwm, s->watch.count);
+    arena_hwm_raise(&d->watch.hwm, s->watch.count);
     memcpy(d->watch.pages, s->watch.pages, sizeof(d->watch.pages));
     memcpy(d->watch.ranges, s->watch.ranges, sizeof(s->watch.ranges[0]) * s->watch.count);
     d->store_watch.count = s->store_watch.count;
-    d->store_watch.hwm = hwm_max(d->store_watch.hwm, s->store_watch.count);
+    arena_hwm_raise(&d->store_watch.hwm, s->store_watch.count);
     memcpy(d->store_watch.ranges, s->store_watch.ranges,
            sizeof(s->store_watch.ranges[0]) * s->store_watch.count);
     backend_watch_changed(dst->be);
@@ -597,8 +590,7 @@ int aspace_add_time_site(struct aspace *as, const struct time_site *site)
     if (as->st->ntime_sites == ASPACE_TIME_SITES_MAX)
         return -LX_ENOMEM;
     as->st->time_sites[as->st->ntime_sites++] = *site;
-    if ((uint32_t)as->st->ntime_sites > as->st->time_hwm)
-        as->st->time_hwm = (uint32_t)as->st->ntime_sites;
+    arena_hwm_raise(&as->st->time_hwm, (size_t)as->st->ntime_sites);
     return 0;
 }
 

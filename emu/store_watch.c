@@ -1,6 +1,7 @@
 /* Stores to watched words of an address space (aspace_store_watch_*). */
 #include "store_watch.h"
 
+#include "arena.h"
 #include "aspace.h"
 
 static bool overlaps(const struct store_watch_range *r, guest_addr_t addr, guest_addr_t end)
@@ -51,8 +52,7 @@ int aspace_store_watch_add(struct aspace *as, guest_addr_t start, uint32_t len)
         if (w->count == STORE_WATCH_MAX)
             return -LX_ENOMEM;
         r = &w->ranges[w->count++];
-        if (w->count > w->hwm)
-            w->hwm = w->count;
+        arena_hwm_raise(&w->hwm, w->count);
     }
     *r = (struct store_watch_range){.start = start, .words = (len + 3) / 4};
     return 0;

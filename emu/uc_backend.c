@@ -434,8 +434,9 @@ void backend_close(struct backend *b)
     free(b);
 }
 
-/* Protections changed: TLB entries the store interposer marked fast must go. */
-static void backend_tlb_changed(struct backend *b)
+/* Protections changed (entries the store interposer marked fast must go), or a snapshot was
+ * taken or restored (every page must be filled again). */
+void backend_tlb_flush(struct backend *b)
 {
     struct engine *engines[2] = {&b->fast, &b->precise};
     for (int i = 0; i < 2; i++)
@@ -451,7 +452,7 @@ int backend_map(struct backend *b, guest_addr_t addr, uint64_t len, int prot, vo
         uc_mem_unmap(b->fast.uc, addr, len);
         return -LX_ENOMEM;
     }
-    backend_tlb_changed(b);
+    backend_tlb_flush(b);
     return 0;
 }
 
@@ -460,7 +461,7 @@ int backend_unmap(struct backend *b, guest_addr_t addr, uint64_t len)
     if (uc_mem_unmap(b->fast.uc, addr, len) != UC_ERR_OK ||
         uc_mem_unmap(b->precise.uc, addr, len) != UC_ERR_OK)
         return -LX_EINVAL;
-    backend_tlb_changed(b);
+    backend_tlb_flush(b);
     backend_code_changed(b, addr, len);
     return 0;
 }
@@ -470,7 +471,7 @@ int backend_protect(struct backend *b, guest_addr_t addr, uint64_t len, int prot
     if (uc_mem_protect(b->fast.uc, addr, len, uc_perms(prot)) != UC_ERR_OK ||
         uc_mem_protect(b->precise.uc, addr, len, uc_perms(prot)) != UC_ERR_OK)
         return -LX_ENOMEM;
-    backend_tlb_changed(b);
+    backend_tlb_flush(b);
     backend_code_changed(b, addr, len);
     return 0;
 }
@@ -534,8 +535,6 @@ bool backend_page_is_fast(struct engine *e, void *cpu, uint64_t vaddr)
     bool fast = aspace_tlb_fill(b->as, vaddr);
     return fast && b->emu->fast_stores;
 }
-
-void backend_tlb_flush(struct backend *b) { backend_tlb_changed(b); }
 
 void backend_env_save(struct backend *b)
 {

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "arena.h"
 #include "aspace.h"
 #include "backend.h"
 
@@ -48,8 +49,7 @@ int aspace_watch_add(struct aspace *as, guest_addr_t start, guest_addr_t end, in
     memmove(&w->ranges[i + 1], &w->ranges[i], (w->count - i) * sizeof(w->ranges[0]));
     w->ranges[i] = (struct watch_range){.start = start, .end = end, .kinds = (uint32_t)kind};
     w->count++;
-    if (w->count > w->hwm)
-        w->hwm = w->count;
+    arena_hwm_raise(&w->hwm, w->count);
     /* A translation block can start on the page before and run into the range. */
     w->pages[watch_page_slot(start)] = 1;
     w->pages[watch_page_slot(start - 4096)] = 1;

@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "emu/arena.h"
 #include "emu/aspace.h"
 #include "emu/cpu.h"
 #include "event.h"
@@ -555,8 +556,7 @@ static void timer_push(struct kernel *k, uint64_t when, int kind, int index, uin
     }
     struct timer *h = k->st->timers;
     int i = k->st->ntimers++;
-    if ((uint32_t)k->st->ntimers > k->st->timers_hwm)
-        k->st->timers_hwm = (uint32_t)k->st->ntimers;
+    arena_hwm_raise(&k->st->timers_hwm, (size_t)k->st->ntimers);
     h[i] = (struct timer){
         .when_ns = when, .seq = k->st->timer_seq++, .kind = kind, .index = index, .gen = gen};
     while (i > 0 && timer_before(&h[i], &h[(i - 1) / 2])) {

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "emu/arena.h"
 #include "emu/aspace.h"
 #include "event.h"
 #include "futex.h"
@@ -23,8 +24,7 @@ struct task *task_alloc(struct kernel *k)
         if (t->state != TASK_FREE)
             continue;
         memset(t, 0, sizeof(*t));
-        if ((uint32_t)i >= k->st->tasks_hwm)
-            k->st->tasks_hwm = (uint32_t)i + 1;
+        arena_hwm_raise(&k->st->tasks_hwm, (size_t)i + 1);
         if (k->st->next_tid < FIRST_TID)
             k->st->next_tid = FIRST_TID;
         t->tid = k->st->next_tid++;
@@ -43,8 +43,7 @@ struct process *process_alloc(struct kernel *k)
         if (p->state != PROC_FREE)
             continue;
         memset(p, 0, sizeof(*p));
-        if ((uint32_t)i >= k->st->procs_hwm)
-            k->st->procs_hwm = (uint32_t)i + 1;
+        arena_hwm_raise(&k->st->procs_hwm, (size_t)i + 1);
         p->state = PROC_ALIVE;
         return p;
     }
@@ -58,8 +57,7 @@ struct mm *mm_alloc(struct kernel *k)
         if (mm->in_use)
             continue;
         memset(mm, 0, sizeof(*mm));
-        if ((uint32_t)i >= k->st->mms_hwm)
-            k->st->mms_hwm = (uint32_t)i + 1;
+        arena_hwm_raise(&k->st->mms_hwm, (size_t)i + 1);
         mm->in_use = true;
         mm_cid_init(mm);
         return mm;
