@@ -110,8 +110,9 @@ struct kernel *kernel_create(const struct kernel_config *cfg, char *err, size_t 
     arena_bound(k->arena, k->st->procs, sizeof(struct process), PROC_MAX, &k->st->procs_hwm);
     arena_bound(k->arena, k->st->mms, sizeof(struct mm), MM_MAX, &k->st->mms_hwm);
     arena_bound(k->arena, k->st->timers, sizeof(struct timer), TIMER_MAX, &k->st->timers_hwm);
-    size_t script_cap = cfg->script_cap > cfg->nscript ? cfg->script_cap : cfg->nscript;
-    k->st->script_done = arena_alloc(k->arena, script_cap / 8 + 1, 1);
+    if (k->cfg.script_cap < cfg->nscript)
+        k->cfg.script_cap = cfg->nscript;
+    k->st->script_done = arena_alloc(k->arena, k->cfg.script_cap / 8 + 1, 1);
     struct emu_config ecfg = {.arch = cfg->arch,
                               .fast_stores =
                                   cfg->no_fast_stores ? EMU_FAST_STORES_OFF : EMU_FAST_STORES_AUTO,
@@ -302,12 +303,11 @@ void kernel_findings(const struct kernel *k, struct kernel_findings *out)
 
 void kernel_set_script(struct kernel *k, const struct sched_event *events, size_t n)
 {
-    size_t cap = k->cfg.script_cap > k->cfg.nscript ? k->cfg.script_cap : k->cfg.nscript;
-    if (n > cap)
-        n = cap;
+    if (n > k->cfg.script_cap)
+        n = k->cfg.script_cap;
     k->cfg.script = events;
     k->cfg.nscript = n;
-    memset(k->st->script_done, 0, cap / 8 + 1);
+    memset(k->st->script_done, 0, k->cfg.script_cap / 8 + 1);
     sched_script_changed(k);
 }
 
@@ -340,26 +340,18 @@ size_t kernel_threads(const struct kernel *k, struct kernel_thread_info *out, si
 
 uint64_t kernel_online_cpus(const struct kernel *k) { return sched_online_mask(k); }
 
-uint64_t kernel_thread_ip(const struct kernel *k, int tid)
+uint64_t kernel_thread_ip(struct kernel *k, int tid)
 {
-    for (uint32_t i = 0; i < k->st->tasks_hwm; i++) {
-        const struct task *t = &k->st->tasks[i];
-        if (t->state != TASK_FREE && t->state != TASK_DEAD && t->tid == tid)
-            return task_reg(k, t, REG_IP);
-    }
-    return 0;
+    const struct task *t = task_by_tid(k, tid);
+    return t ? task_reg(k, t, REG_IP) : 0;
 }
 
 int kernel_syscall_nr(const struct kernel *k, const char *name) { return syscall_nr(k, name); }
 
 bool kernel_location(struct kernel *k, int tid, uint64_t addr, char *buf, size_t len)
 {
-    for (uint32_t i = 0; i < k->st->tasks_hwm; i++) {
-        const struct task *t = &k->st->tasks[i];
-        if (t->state != TASK_FREE && t->state != TASK_DEAD && t->tid == tid) {
-            report_location(k, t, addr, buf, len);
-            return true;
-        }
-    }
-    return false;
+    const struct task *t = task_by_tid(k, tid);
+    if (t)
+        report_location(k, t, addr, buf, len);
+    return t != NULL;
 }

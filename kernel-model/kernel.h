@@ -226,7 +226,7 @@ struct kernel_thread_info {
 size_t kernel_threads(const struct kernel *k, struct kernel_thread_info *out, size_t cap);
 uint64_t kernel_online_cpus(const struct kernel *k);
 /* A live thread's instruction pointer now; 0 if none has that id. */
-uint64_t kernel_thread_ip(const struct kernel *k, int tid);
+uint64_t kernel_thread_ip(struct kernel *k, int tid);
 /* "0x401136 <main+0x16>: mov dword ptr [rax], 1" for addr in live thread tid's address space;
  * false if there is no such thread. */
 bool kernel_location(struct kernel *k, int tid, uint64_t addr, char *buf, size_t len);

@@ -91,6 +91,18 @@ static void rq_append(struct kcpu *c, struct task *t)
     c->rq_len++;
 }
 
+static void rq_prepend(struct kcpu *c, struct task *t)
+{
+    t->rq_prev = NULL;
+    t->rq_next = c->rq_head;
+    if (c->rq_head)
+        c->rq_head->rq_prev = t;
+    else
+        c->rq_tail = t;
+    c->rq_head = t;
+    c->rq_len++;
+}
+
 static void rq_remove(struct kcpu *c, struct task *t)
 {
     if (t->rq_prev)
@@ -198,8 +210,7 @@ static void enqueue(struct kernel *k, struct kcpu *c, struct task *t)
     rq_append(c, t);
 }
 
-static void pick_next(struct kernel *k, struct kcpu *c);
-static void switch_out(struct kernel *k, struct kcpu *c);
+static void move_task(struct kernel *k, struct task *t, int to);
 
 /* The thread a schedule's pick event names: from c's queue, or pulled over from another CPU
  * (preempted there if it runs), as load balancing may; else the run ends. */
@@ -210,22 +221,14 @@ static struct task *script_pick(struct kernel *k, struct kcpu *c)
     for (struct task *t = c->rq_head; t; t = t->rq_next)
         if (t->tid == e->arg)
             return t;
-    for (uint32_t i = 0; i < k->st->tasks_hwm; i++) {
-        struct task *u = &k->st->tasks[i];
-        if (u->tid != e->arg || (u->state != TASK_RUNNABLE && u->state != TASK_RUNNING) ||
-            !(u->affinity & bit(c->id)) || u->cpu == c->id)
-            continue;
-        struct kcpu *from = &k->st->cpus[u->cpu];
-        if (from->curr == u) {
+    struct task *u = task_by_tid(k, e->arg);
+    if (u && (u->state == TASK_RUNNABLE || u->state == TASK_RUNNING) &&
+        (u->affinity & bit(c->id)) && u->cpu != c->id) {
+        if (k->st->cpus[u->cpu].curr == u) {
             k->st->stats.preemptions++;
             event_emit(k, EV_PREEMPT, u, 1, (uint64_t)c->id, 0);
-            switch_out(k, from);
-            enqueue(k, c, u);
-            pick_next(k, from);
-        } else {
-            rq_remove(from, u);
-            enqueue(k, c, u);
         }
+        move_task(k, u, c->id);
         return u;
     }
     char why[80];
@@ -752,14 +755,7 @@ static void enqueue_front(struct kernel *k, struct kcpu *c, struct task *t)
 {
     enqueue(k, c, t);
     rq_remove(c, t);
-    t->rq_prev = NULL;
-    t->rq_next = c->rq_head;
-    if (c->rq_head)
-        c->rq_head->rq_prev = t;
-    else
-        c->rq_tail = t;
-    c->rq_head = t;
-    c->rq_len++;
+    rq_prepend(c, t);
 }
 
 /* t, on c, and the thread on CPU `to` (if any) exchange CPUs: both are preempted and migrated,

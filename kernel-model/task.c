@@ -67,7 +67,7 @@ struct mm *mm_alloc(struct kernel *k)
 
 struct task *task_by_tid(struct kernel *k, int tid)
 {
-    for (int i = 0; i < TASK_MAX; i++) {
+    for (uint32_t i = 0; i < k->st->tasks_hwm; i++) {
         struct task *t = &k->st->tasks[i];
         if (t->state != TASK_FREE && t->state != TASK_DEAD && t->tid == tid)
             return t;
