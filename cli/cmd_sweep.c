@@ -157,7 +157,6 @@ int cmd_sweep(int argc, char **argv)
     sc.json = o.json;
     sc.junit = o.junit;
     sc.progress = !o.no_progress && isatty(2);
-    sc.quiet = o.quiet;
     sc.stats = o.stats;
     sc.out = stdout;
     code = sweep_run(&sc);

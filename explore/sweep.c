@@ -55,7 +55,6 @@ struct ring {
 };
 
 struct plan {
-    uint64_t pos;
     uint32_t row; /* the boundary's row in its site */
     enum sweep_event event;
     struct sched_event ev[3];
@@ -83,7 +82,6 @@ struct sweep {
     uint64_t max_insns;      /* per schedule, as the machine's total */
     uint64_t program_hash;
     /* the entry being swept */
-    int tid;
     uint64_t trace_from, trace_to;
     uint64_t *trace_pcs;
     size_t trace_n;
@@ -168,8 +166,7 @@ static void note_entry(struct sweep *s, struct site *st, int tid, uint64_t pos)
     if (st->seen++ % st->stride != 0)
         return;
     if (!st->loc[0])
-        kernel_location(s->k, tid, st->kind == SITE_CS ? st->start : st->start, st->loc,
-                        sizeof(st->loc));
+        kernel_location(s->k, tid, st->start, st->loc, sizeof(st->loc));
     const struct ring *r = ring_of(s, tid);
     if (!r || r->n == 0)
         return;
@@ -439,7 +436,7 @@ static size_t plan_entry(struct sweep *s, struct site *st, const struct site_ent
         const char *role = role_of(st, pc, pos, e->pos);
         uint32_t row = row_of(st, pc, loc, role);
         size_t phases = strcmp(role, "before") ? NPHASES : NPHASES_BEFORE;
-        struct plan p = {.pos = pos, .row = row};
+        struct plan p = {.row = row};
         p.event = SWEEP_PREEMPT;
         p.nev = 1;
         p.ev[0] = ev(e->tid, pos, VERB_PREEMPT, 0, 1);
@@ -637,27 +634,19 @@ static void failure_found(struct sweep *s, struct site *st, const struct plan *p
             !strcmp(f->outcome, v->outcome))
             return; /* the same failure again: the first one found stands */
     }
-    if (s->res.nfailures == s->res.cap_failures) {
-        s->res.cap_failures = s->res.cap_failures ? 2 * s->res.cap_failures : 16;
-        s->res.failures = xrealloc(s->res.failures, s->res.cap_failures * sizeof(*s->res.failures));
-    }
-    struct failure *f = &s->res.failures[s->res.nfailures++];
-    *f = (struct failure){
-        .site = site, .pc = pc, .event = p->event, .nevents = p->nev, .digest = v->r.digest};
+    struct failure *f = add_failure(s);
+    *f = (struct failure){.site = site,
+                          .row = p->row,
+                          .pc = pc,
+                          .event = p->event,
+                          .nevents = p->nev,
+                          .digest = v->r.digest};
     memcpy(f->events, p->ev, sizeof(p->ev));
     snprintf(f->outcome, sizeof(f->outcome), "%s", v->outcome);
     snprintf(f->message, sizeof(f->message), "%s", v->message);
     const struct boundary *b = &st->rows[p->row];
-    const char *sym = strchr(b->loc, '<');
     char where[160];
-    if (sym) {
-        snprintf(where, sizeof(where), "%s", sym + 1);
-        char *gt = strchr(where, '>');
-        if (gt)
-            *gt = '\0';
-    } else {
-        snprintf(where, sizeof(where), "0x%llx", (unsigned long long)pc);
-    }
+    sweep_loc_symbol(b->loc, pc, where, sizeof(where));
     char how[96] = "";
     const struct sched_event *e0 = &p->ev[0];
     if (p->event == SWEEP_PREEMPT)
@@ -692,7 +681,6 @@ static void sweep_entry(struct sweep *s, struct site *st, const struct site_entr
 {
     kernel_snapshot_restore(s->k);
     outputs_reset(s);
-    s->tid = e->tid;
     s->trace_from = e->pos > s->cfg->window ? e->pos - s->cfg->window : 0;
     s->trace_to = e->pos + TRACE_MAX;
     s->trace_n = (size_t)(s->trace_to - s->trace_from);

@@ -39,7 +39,6 @@ struct sweep_config {
     const char *out_dir;      /* schedule files of the failures */
     const char *json, *junit; /* NULL: not written */
     bool progress;            /* a progress line on stderr */
-    bool quiet;
     bool stats; /* `stat NAME VALUE` lines on stderr: schedules, restore cost (host time) */
     FILE *out;  /* the summary and the table */
 };

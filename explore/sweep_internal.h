@@ -45,7 +45,7 @@ struct site {
 #define SITE_NONE UINT32_MAX /* a failure of the base run: no site, no event */
 
 struct failure {
-    uint32_t site;
+    uint32_t site, row; /* the boundary's row in its site's table */
     uint64_t pc;
     enum sweep_event event;
     char outcome[64];  /* "exit 1", "killed by SIGSEGV", "deadlock", ... */
@@ -89,6 +89,8 @@ void sweep_print_table(const struct sweep_results *res, FILE *out);
 void sweep_print_stats(const struct sweep_results *res, double seconds, FILE *out);
 int sweep_write_json(const struct sweep_results *res, const char *path);
 int sweep_write_junit(const struct sweep_results *res, const char *path);
+/* "worker+0x1c" from a location "0x401136 <worker+0x1c>: ...", or the address. */
+void sweep_loc_symbol(const char *loc, uint64_t pc, char *buf, size_t len);
 const char *sweep_outcome_text(const struct kernel_result *r, char *buf, size_t len);
 
 #endif

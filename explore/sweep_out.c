@@ -44,8 +44,7 @@ const char *sweep_outcome_text(const struct kernel_result *r, char *buf, size_t 
     return buf;
 }
 
-/* "worker+0x1c" from "0x401136 <worker+0x1c>: ...", made safe for a file name. */
-static void file_stem(const char *loc, uint64_t pc, char *buf, size_t len)
+void sweep_loc_symbol(const char *loc, uint64_t pc, char *buf, size_t len)
 {
     const char *sym = strchr(loc, '<');
     if (!sym) {
@@ -54,23 +53,27 @@ static void file_stem(const char *loc, uint64_t pc, char *buf, size_t len)
     }
     size_t n = 0;
     for (const char *c = sym + 1; *c && *c != '>' && n + 1 < len; c++)
-        buf[n++] = isalnum((unsigned char)*c) || *c == '+' || *c == '_' || *c == '.' ? *c : '_';
+        buf[n++] = *c;
     buf[n] = '\0';
+}
+
+/* The symbol, made safe for a file name. */
+static void file_stem(const char *loc, uint64_t pc, char *buf, size_t len)
+{
+    sweep_loc_symbol(loc, pc, buf, len);
+    for (char *c = buf; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '+' && *c != '_' && *c != '.')
+            *c = '_';
 }
 
 int sweep_write_failure(const struct sweep_results *res, struct failure *f, uint64_t max_insns,
                         uint64_t program_hash)
 {
     const struct sweep_config *cfg = res->cfg;
-    const struct boundary *b = NULL;
+    const struct boundary *b = f->site != SITE_NONE ? &res->sites[f->site].rows[f->row] : NULL;
     char stem[96] = "base";
-    if (f->site != SITE_NONE) {
-        const struct site *st = &res->sites[f->site];
-        for (size_t i = 0; i < st->nrows; i++)
-            if (st->rows[i].pc == f->pc)
-                b = &st->rows[i];
-        file_stem(b ? b->loc : "", f->pc, stem, sizeof(stem));
-    }
+    if (b)
+        file_stem(b->loc, f->pc, stem, sizeof(stem));
     snprintf(f->file, sizeof(f->file), "%s/%03zu-%s-%s.sched", cfg->out_dir, res->nfailures, stem,
              event_name(f->event));
     FILE *out = fopen(f->file, "w");
