@@ -1,5 +1,6 @@
-/* Guest mappings kept as a sorted array of VMAs in the state arena, each backed by host memory
- * that the engine maps directly (uc_mem_map_ptr). */
+/* Guest mappings kept as a sorted array of VMAs in the state arena, backed by the address
+ * space's windows (windows.h), whose host memory the engine uses directly; the protections are
+ * the VMAs', which the engine asks for (aspace_page_perms()). */
 #include "aspace.h"
 
 #include <stdlib.h>
@@ -10,10 +11,24 @@
 #include "arena.h"
 #include "aspace_internal.h"
 #include "backend.h"
+#include "shm.h"
 
 #define PAGE 4096ULL
 
 static bool page_aligned(uint64_t v) { return (v & (PAGE - 1)) == 0; }
+
+/* Host address of addr inside v, and in *avail the contiguous bytes from there. Shared memory
+ * is reached through its canonical view, the same page whichever address space maps it. */
+static uint8_t *vma_host(const struct aspace *as, const struct vma *v, guest_addr_t addr,
+                         uint64_t *avail)
+{
+    if (v->flags & ASPACE_MAP_SHARED) {
+        if (avail)
+            *avail = v->end - addr;
+        return shm_view(as->emu, v->shm_off + (addr - v->start));
+    }
+    return windows_host(as, addr, avail);
+}
 
 /* Pages the kernel model is about to write: the snapshot keeps what they held (snapshot.c). */
 static void note_write(const struct aspace *as, const struct vma *v, guest_addr_t addr, size_t len)
@@ -21,7 +36,7 @@ static void note_write(const struct aspace *as, const struct vma *v, guest_addr_
     if (!emu_snapshot_active(as->emu) || len == 0)
         return;
     for (guest_addr_t pg = addr & ~(PAGE - 1); pg < addr + len; pg += PAGE)
-        snap_page_write(as->emu, v->host + (pg - v->start), v->epoch, v->prot, as->id, pg);
+        snap_page_write(as->emu, vma_host(as, v, pg, NULL), v->epoch, v->prot, as->id, pg);
 }
 
 /* Calls fn for each resident host page of [p, p+len) (page-aligned), in order. Pages never
@@ -100,15 +115,36 @@ struct aspace *aspace_create(struct emu *emu, const char **err)
     return as;
 }
 
+static void save_resident(const struct aspace *as, const struct vma *v, guest_addr_t s,
+                          guest_addr_t e);
+
+static void discard_piece(void *ctx, uint8_t *host, uint64_t len)
+{
+    (void)ctx;
+    madvise(host, len, MADV_DONTNEED);
+}
+
+static void unplace_piece(void *ctx, uint8_t *host, uint64_t len)
+{
+    (void)ctx;
+    shm_unplace(host, len);
+}
+
+/* The guest no longer maps [start, end) of v: its pages read as zeros again, after the
+ * snapshot kept what they held at the snapshot. */
 static void host_release(struct aspace *as, struct vma *v, guest_addr_t start, guest_addr_t end)
 {
-    snap_host_release(as->emu, v->host + (start - v->start), end - start, v->epoch,
-                      v->flags & ASPACE_MAP_SHARED);
+    if (emu_snapshot_active(as->emu) && v->epoch != snap_epoch(as->emu))
+        save_resident(as, v, start, end);
+    windows_for_each_piece(as, start, end,
+                           v->flags & ASPACE_MAP_SHARED ? unplace_piece : discard_piece, NULL);
 }
 
 void aspace_free(struct aspace *as)
 {
     backend_close(as->be);
+    windows_free(&as->win);
+    free(as->young.v);
     if (as->emu->aspaces[as->id] == as)
         as->emu->aspaces[as->id] = NULL;
     free(as);
@@ -163,14 +199,40 @@ static const struct vma *vma_find(const struct aspace_state *st, guest_addr_t ad
     return NULL;
 }
 
-bool aspace_tlb_fill(struct aspace *as, guest_addr_t vaddr)
+/* UC_PROT_* values, which are also the engine's PAGE_* TLB bits. */
+enum { ENGINE_READ = 1, ENGINE_WRITE = 2, ENGINE_EXEC = 4 };
+
+static int engine_perms(int prot)
+{
+    int p = 0;
+    /* A guest page that is writable or executable is readable on both arches. */
+    if (prot & (LX_PROT_READ | LX_PROT_WRITE | LX_PROT_EXEC))
+        p |= ENGINE_READ;
+    if (prot & LX_PROT_WRITE)
+        p |= ENGINE_WRITE;
+    if (prot & LX_PROT_EXEC)
+        p |= ENGINE_EXEC;
+    return p;
+}
+
+int aspace_page_perms(const struct aspace *as, guest_addr_t vaddr)
 {
     const struct vma *v = vma_find(as->st, vaddr);
-    if (!v || !(v->prot & LX_PROT_WRITE))
-        return false;
-    /* The engine can write the page without asking again until its TLB is flushed. */
-    note_write(as, v, vaddr, 1);
-    return !(v->prot & LX_PROT_EXEC);
+    return v ? engine_perms(v->prot) : -1;
+}
+
+int aspace_tlb_fill(struct aspace *as, guest_addr_t vaddr, bool *fast)
+{
+    const struct vma *v = vma_find(as->st, vaddr);
+    *fast = false;
+    if (!v)
+        return -1;
+    if (v->prot & LX_PROT_WRITE) {
+        /* The engine can write the page without asking again until its TLB is flushed. */
+        note_write(as, v, vaddr, 1);
+        *fast = !(v->prot & LX_PROT_EXEC);
+    }
+    return engine_perms(v->prot);
 }
 
 static void vma_count_up(struct aspace_state *st) { arena_hwm_raise(&st->vma_hwm, ++st->count); }
@@ -189,8 +251,8 @@ static int vma_split_at(struct aspace_state *st, guest_addr_t addr)
     uint64_t cut = addr - lo->start;
     lo->end = addr;
     hi->start = addr;
-    hi->host += cut;
     hi->backing_off += cut;
+    hi->shm_off += cut;
     return 0;
 }
 
@@ -229,51 +291,79 @@ int aspace_unmap(struct aspace *as, guest_addr_t addr, uint64_t len)
     if (rc)
         return rc;
     size_t first = vma_search(as->st, addr), n = 0;
+    bool code = false;
     while (first + n < as->st->count && as->st->vmas[first + n].start < end) {
         struct vma *v = &as->st->vmas[first + n];
-        backend_unmap(as->be, v->start, v->end - v->start);
         host_release(as, v, v->start, v->end);
+        code |= (v->prot & LX_PROT_EXEC) != 0;
         n++;
     }
+    if (n == 0)
+        return 0;
     vma_remove(as->st, first, n);
+    backend_forget(as->be, addr, len, code);
     return 0;
 }
 
-static int map_host(struct aspace *as, guest_addr_t addr, uint64_t len, int prot, int flags,
-                    uint8_t *host, uint32_t epoch, uint64_t backing_id, uint64_t backing_off)
+struct place_ctx {
+    const struct emu *emu;
+    uint64_t off;
+    int rc;
+};
+
+static void place_piece(void *ctx, uint8_t *host, uint64_t len)
 {
-    int rc = backend_map(as->be, addr, len, prot, host);
-    if (rc)
-        return rc;
+    struct place_ctx *c = ctx;
+    if (c->rc == 0)
+        c->rc = shm_place(c->emu, host, len, c->off);
+    c->off += len;
+}
+
+/* A new VMA over [addr, addr+len), which is free and covered by windows. Its memory reads as
+ * zero, or is the shared memory at shm_off, made in snapshot epoch `epoch`. */
+static int map_new(struct aspace *as, guest_addr_t addr, uint64_t len, int prot, int flags,
+                   uint64_t backing_id, uint64_t backing_off, uint64_t shm_off, uint32_t epoch)
+{
+    if (flags & ASPACE_MAP_SHARED) {
+        struct place_ctx c = {as->emu, shm_off, 0};
+        windows_for_each_piece(as, addr, addr + len, place_piece, &c);
+        if (c.rc) {
+            windows_for_each_piece(as, addr, addr + len, unplace_piece, NULL);
+            return c.rc;
+        }
+    }
     struct vma v = {.start = addr,
                     .end = addr + len,
                     .prot = prot,
                     .flags = flags,
-                    .host = host,
                     .epoch = epoch,
                     .backing_id = backing_id,
-                    .backing_off = backing_off};
-    rc = vma_insert(as->st, &v);
-    if (rc)
-        backend_unmap(as->be, addr, len);
-    return rc;
+                    .backing_off = backing_off,
+                    .shm_off = shm_off};
+    int rc = vma_insert(as->st, &v);
+    if (rc) {
+        if (flags & ASPACE_MAP_SHARED)
+            windows_for_each_piece(as, addr, addr + len, unplace_piece, NULL);
+        return rc;
+    }
+    snap_young_range(as, addr, len, flags & ASPACE_MAP_SHARED, prot & LX_PROT_EXEC);
+    return 0;
 }
 
 int aspace_map(struct aspace *as, guest_addr_t addr, uint64_t len, int prot, int flags)
 {
     if (!page_aligned(addr) || !page_aligned(len) || len == 0 || addr + len < addr)
         return -LX_EINVAL;
-    int rc = aspace_unmap(as, addr, len);
+    int rc = windows_cover(as, addr, addr + len);
+    if (rc == 0)
+        rc = aspace_unmap(as, addr, len);
+    uint64_t shm_off = 0;
+    if (rc == 0 && (flags & ASPACE_MAP_SHARED))
+        rc = shm_alloc(as->emu, len, &shm_off);
     if (rc)
         return rc;
-    uint32_t epoch;
-    uint8_t *host = snap_host_alloc(as->emu, len, flags & ASPACE_MAP_SHARED, &epoch);
-    if (!host)
-        return -LX_ENOMEM;
-    rc = map_host(as, addr, len, prot, flags, host, epoch, as->st->next_backing_id++, 0);
-    if (rc)
-        snap_host_release(as->emu, host, len, epoch, false);
-    return rc;
+    return map_new(as, addr, len, prot, flags, as->st->next_backing_id++, 0, shm_off,
+                   snap_epoch(as->emu));
 }
 
 bool aspace_range_mapped(const struct aspace *as, guest_addr_t addr, uint64_t len)
@@ -311,15 +401,23 @@ int aspace_protect(struct aspace *as, guest_addr_t addr, uint64_t len, int prot)
     int rc = vma_split_range(as->st, addr, end);
     if (rc)
         return rc;
+    bool code = false;
     for (size_t i = vma_search(as->st, addr); i < as->st->count && as->st->vmas[i].start < end;
          i++) {
         struct vma *v = &as->st->vmas[i];
+        code |= ((v->prot | prot) & LX_PROT_EXEC) != 0;
         v->prot = prot;
         /* Code made since the snapshot must not outlive a restore of the bytes under it. */
-        if (prot & LX_PROT_EXEC)
-            note_write(as, v, v->start, v->end - v->start);
+        if (prot & LX_PROT_EXEC) {
+            if (v->epoch == snap_epoch(as->emu))
+                snap_young_range(as, v->start, v->end - v->start, v->flags & ASPACE_MAP_SHARED,
+                                 true);
+            else
+                note_write(as, v, v->start, v->end - v->start);
+        }
     }
-    return backend_protect(as->be, addr, len, prot);
+    backend_forget(as->be, addr, len, code);
+    return 0;
 }
 
 struct resident_ctx {
@@ -338,8 +436,16 @@ static void save_page_cb(void *ctx, uint64_t off)
 static void save_resident(const struct aspace *as, const struct vma *v, guest_addr_t s,
                           guest_addr_t e)
 {
-    struct resident_ctx c = {as, v, s};
-    for_each_resident(v->host + (s - v->start), e - s, save_page_cb, &c);
+    while (s < e) {
+        uint64_t avail = 0;
+        uint8_t *host = vma_host(as, v, s, &avail);
+        uint64_t n = e - s < avail ? e - s : avail;
+        if (!host)
+            return;
+        struct resident_ctx c = {as, v, s};
+        for_each_resident(host, n, save_page_cb, &c);
+        s += n;
+    }
 }
 
 int aspace_discard(struct aspace *as, guest_addr_t addr, uint64_t len)
@@ -358,34 +464,77 @@ int aspace_discard(struct aspace *as, guest_addr_t addr, uint64_t len)
         guest_addr_t s = v->start > addr ? v->start : addr, e = v->end < end ? v->end : end;
         if (emu_snapshot_active(as->emu))
             save_resident(as, v, s, e);
-        madvise(v->host + (s - v->start), e - s, MADV_DONTNEED);
+        windows_for_each_piece(as, s, e, discard_piece, NULL);
         if (v->prot & LX_PROT_EXEC)
             backend_code_changed(as->be, s, e - s);
     }
     return 0;
 }
 
+struct copy_ctx {
+    struct aspace *dst;
+    guest_addr_t dst_addr; /* where the piece's first byte goes */
+    const uint8_t *src;
+};
+
+static void copy_page_cb(void *ctx, uint64_t off)
+{
+    struct copy_ctx *c = ctx;
+    uint8_t *to = windows_host(c->dst, c->dst_addr + off, NULL);
+    if (to)
+        memcpy(to, c->src + off, PAGE);
+}
+
+/* Copies the resident pages of [addr, addr+len) of src's VMA v to dst_addr in dst's windows,
+ * which hold zeros there: untouched parts of big reservations (thread stacks) stay free. */
+static void copy_resident(struct aspace *dst, guest_addr_t dst_addr, const struct aspace *src,
+                          const struct vma *v, guest_addr_t addr, uint64_t len)
+{
+    while (len > 0) {
+        uint64_t avail = 0;
+        const uint8_t *host = vma_host(src, v, addr, &avail);
+        uint64_t n = len < avail ? len : avail;
+        if (!host)
+            return;
+        struct copy_ctx c = {dst, dst_addr, host};
+        for_each_resident((uint8_t *)host, n, copy_page_cb, &c);
+        addr += n;
+        dst_addr += n;
+        len -= n;
+    }
+}
+
 int aspace_move(struct aspace *as, guest_addr_t old_addr, uint64_t old_len, guest_addr_t new_addr,
                 uint64_t new_len)
 {
-    const struct vma *v = vma_find(as->st, old_addr);
-    if (!v || v->end < old_addr + old_len)
+    const struct vma *found = vma_find(as->st, old_addr);
+    if (!found || found->end < old_addr + old_len)
         return -LX_EFAULT;
-    int prot = v->prot, flags = v->flags;
-    uint32_t epoch;
-    uint8_t *host = snap_host_alloc(as->emu, new_len, flags & ASPACE_MAP_SHARED, &epoch);
-    if (!host)
-        return -LX_ENOMEM;
-    memcpy(host, v->host + (old_addr - v->start), old_len < new_len ? old_len : new_len);
-    uint64_t backing = as->st->next_backing_id++;
-    int rc = aspace_unmap(as, old_addr, old_len);
+    struct vma v = *found;
+    uint64_t keep = old_len < new_len ? old_len : new_len;
+    bool alias = (v.flags & ASPACE_MAP_SHARED) && new_len <= old_len;
+    int rc = windows_cover(as, new_addr, new_addr + new_len);
     if (rc == 0)
         rc = aspace_unmap(as, new_addr, new_len);
-    if (rc == 0)
-        rc = map_host(as, new_addr, new_len, prot, flags, host, epoch, backing, 0);
+    uint64_t shm_off = v.shm_off + (old_addr - v.start);
+    if (rc == 0 && (v.flags & ASPACE_MAP_SHARED) && !alias)
+        rc = shm_alloc(as->emu, new_len, &shm_off);
     if (rc)
-        snap_host_release(as->emu, host, new_len, epoch, false);
-    return rc;
+        return rc;
+    uint64_t backing = alias ? v.backing_id : as->st->next_backing_id++;
+    uint64_t backing_off = alias ? v.backing_off + (old_addr - v.start) : 0;
+    rc = map_new(as, new_addr, new_len, v.prot, v.flags, backing, backing_off, shm_off,
+                 alias ? v.epoch : snap_epoch(as->emu));
+    if (rc)
+        return rc;
+    if (!alias) {
+        const struct vma *nv = vma_find(as->st, new_addr);
+        if (nv->flags & ASPACE_MAP_SHARED)
+            memcpy(vma_host(as, nv, new_addr, NULL), vma_host(as, &v, old_addr, NULL), keep);
+        else
+            copy_resident(as, new_addr, as, &v, old_addr, keep);
+    }
+    return aspace_unmap(as, old_addr, old_len);
 }
 
 guest_addr_t aspace_find_free_topdown(const struct aspace *as, uint64_t len, guest_addr_t bottom,
@@ -459,7 +608,11 @@ static int mem_copy(const struct aspace *as, guest_addr_t addr, void *buf, size_
         if (!v || (need && !prot_allows(v->prot, need)))
             return -LX_EFAULT;
         size_t n = v->end - addr < len ? v->end - addr : len;
-        uint8_t *h = v->host + (addr - v->start);
+        uint64_t avail = 0;
+        uint8_t *h = vma_host(as, v, addr, &avail);
+        if (!h)
+            return -LX_EFAULT;
+        n = n < avail ? n : avail;
         if (write) {
             note_write(as, v, addr, n);
             memcpy(h, p, n);
@@ -489,13 +642,20 @@ int aspace_poke(struct aspace *as, guest_addr_t addr, const void *src, size_t le
 
 long aspace_read_str(const struct aspace *as, guest_addr_t addr, char *dst, size_t cap)
 {
-    for (size_t i = 0; i < cap; i++) {
+    for (size_t i = 0; i < cap;) {
         const struct vma *v = vma_find(as->st, addr + i);
         if (!v || !prot_allows(v->prot, LX_PROT_READ))
             return -LX_EFAULT;
-        dst[i] = (char)v->host[addr + i - v->start];
-        if (dst[i] == '\0')
-            return (long)i;
+        uint64_t avail = 0;
+        const uint8_t *h = vma_host(as, v, addr + i, &avail);
+        if (!h)
+            return -LX_EFAULT;
+        uint64_t n = v->end - (addr + i) < avail ? v->end - (addr + i) : avail;
+        for (uint64_t k = 0; k < n && i < cap; k++, i++) {
+            dst[i] = (char)h[k];
+            if (dst[i] == '\0')
+                return (long)i;
+        }
     }
     if (cap)
         dst[cap - 1] = '\0';
@@ -507,9 +667,13 @@ void *aspace_host(const struct aspace *as, guest_addr_t addr, size_t len, int pr
     const struct vma *v = vma_find(as->st, addr);
     if (!v || addr + len > v->end || addr + len < addr || (prot && !prot_allows(v->prot, prot)))
         return NULL;
+    uint64_t avail = 0;
+    uint8_t *h = vma_host(as, v, addr, &avail);
+    if (!h || avail < len)
+        return NULL;
     if (prot & LX_PROT_WRITE)
         note_write(as, v, addr, len);
-    return v->host + (addr - v->start);
+    return h;
 }
 
 static int mem_read_cb(void *ctx, guest_addr_t addr, void *dst, size_t len)
@@ -525,24 +689,6 @@ static int mem_write_cb(void *ctx, guest_addr_t addr, const void *src, size_t le
 struct guest_mem aspace_guest_mem(struct aspace *as)
 {
     return (struct guest_mem){.ctx = as, .read = mem_read_cb, .write = mem_write_cb};
-}
-
-struct copy_ctx {
-    uint8_t *dst;
-    const uint8_t *src;
-};
-
-static void copy_page_cb(void *ctx, uint64_t off)
-{
-    struct copy_ctx *c = ctx;
-    memcpy(c->dst + off, c->src + off, PAGE);
-}
-
-/* Copies only resident pages: untouched parts of big reservations (thread stacks) stay free. */
-static void copy_resident(uint8_t *dst, const uint8_t *src, uint64_t len)
-{
-    struct copy_ctx c = {dst, src};
-    for_each_resident((uint8_t *)src, len, copy_page_cb, &c);
 }
 
 int aspace_copy_from(struct aspace *dst, const struct aspace *src)
@@ -565,22 +711,16 @@ int aspace_copy_from(struct aspace *dst, const struct aspace *src)
     for (size_t i = 0; i < s->count; i++) {
         const struct vma *v = &s->vmas[i];
         uint64_t len = v->end - v->start;
-        uint8_t *host = v->host;
-        uint32_t epoch = v->epoch;
-        if (!(v->flags & ASPACE_MAP_SHARED)) {
-            host = snap_host_alloc(dst->emu, len, false, &epoch);
-            if (!host)
-                return -LX_ENOMEM;
-            copy_resident(host, v->host, len);
-        }
-        int rc = map_host(dst, v->start, len, v->prot, v->flags, host, epoch,
-                          v->flags & ASPACE_MAP_SHARED ? v->backing_id : d->next_backing_id++,
-                          v->flags & ASPACE_MAP_SHARED ? v->backing_off : 0);
-        if (rc) {
-            if (!(v->flags & ASPACE_MAP_SHARED))
-                snap_host_release(dst->emu, host, len, epoch, false);
+        bool shared = v->flags & ASPACE_MAP_SHARED;
+        int rc = windows_cover(dst, v->start, v->end);
+        if (rc == 0)
+            rc = map_new(dst, v->start, len, v->prot, v->flags,
+                         shared ? v->backing_id : d->next_backing_id++, shared ? v->backing_off : 0,
+                         v->shm_off, shared ? v->epoch : snap_epoch(dst->emu));
+        if (rc)
             return rc;
-        }
+        if (!shared)
+            copy_resident(dst, v->start, src, v, v->start, len);
     }
     return 0;
 }

@@ -10,15 +10,16 @@
 #include "emu_internal.h"
 #include "store_watch.h"
 #include "watch.h"
+#include "windows.h"
 
 struct backend;
 
 struct vma {
     guest_addr_t start, end;
     int prot, flags;
-    uint8_t *host; /* host address of start */
     uint64_t backing_id, backing_off;
-    uint32_t epoch; /* the snapshot epoch its host memory was allocated in (snapshot.c) */
+    uint64_t shm_off; /* ASPACE_MAP_SHARED: where start lies in the shared memory file (shm.h) */
+    uint32_t epoch;   /* the snapshot epoch its host memory was allocated in (snapshot.c) */
 };
 
 /* The part of an address space that lives in the arena. Its tables are bounded (arena_bound):
@@ -42,18 +43,36 @@ struct aspace_table {
     struct aspace_state slots[EMU_ASPACE_MAX];
 };
 
+/* Memory mapped since the snapshot (snapshot.c). */
+struct young_range {
+    guest_addr_t start, end;
+    bool shared, exec;
+};
+
+struct young_ranges {
+    struct young_range *v;
+    size_t n, cap;
+};
+
 struct aspace {
     struct emu *emu;
     int id;
     struct aspace_state *st;
     struct backend *be;
+    struct window_set win;
+    bool windows_full_noted;
+    struct young_ranges young;
 };
 
 struct backend *aspace_backend(const struct aspace *as);
 
+/* Engine permissions (bits as UC_PROT_READ/WRITE/EXEC) of the page holding vaddr, or -1 when no
+ * mapping covers it: the engine enforces these (fast_stores.c). */
+int aspace_page_perms(const struct aspace *as, guest_addr_t vaddr);
 /* An engine is filling a TLB entry for vaddr: a writable page is noted for the snapshot before
- * the access goes on. True when the page is writable and cannot hold code. */
-bool aspace_tlb_fill(struct aspace *as, guest_addr_t vaddr);
+ * the access goes on. Returns aspace_page_perms(); *fast: the page is writable and cannot hold
+ * code. */
+int aspace_tlb_fill(struct aspace *as, guest_addr_t vaddr, bool *fast);
 
 /* Frees an address space's engines and its memory now, whatever a snapshot says (snapshot.c
  * decides when that is right). */

@@ -17,10 +17,13 @@ struct backend;
 struct backend *backend_open(struct emu *emu, struct aspace *as, const char **err);
 void backend_close(struct backend *b);
 
-/* prot is LX_PROT_*; host is the backing memory. 0 or -LX_ENOMEM. */
-int backend_map(struct backend *b, guest_addr_t addr, uint64_t len, int prot, void *host);
-int backend_unmap(struct backend *b, guest_addr_t addr, uint64_t len);
-int backend_protect(struct backend *b, guest_addr_t addr, uint64_t len, int prot);
+/* A window (windows.h): one engine region with every permission over host memory; the
+ * VMAs decide what the guest may do (engine_pages.h). 0 or -LX_ENOMEM. */
+int backend_window_add(struct backend *b, guest_addr_t base, uint64_t len, void *host);
+void backend_window_remove(struct backend *b, guest_addr_t base, uint64_t len);
+/* The VMAs over [addr, addr+len) changed: the engines forget what they learnt of its pages,
+ * and, when code may have been there, its translations. */
+void backend_forget(struct backend *b, guest_addr_t addr, uint64_t len, bool code);
 
 enum regs_part { REGS_GPR = 1, REGS_FP = 2 };
 void backend_regs_store(struct backend *b, const struct arch_regs *regs, int parts);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "arena.h"
+#include "shm.h"
 
 struct emu *emu_create(const struct emu_config *cfg, struct arena *arena, const char **err)
 {
@@ -26,6 +27,13 @@ struct emu *emu_create(const struct emu_config *cfg, struct arena *arena, const 
         const char *why = NULL;
         emu->fast_stores = fast_stores_selftest(cfg->arch, &why);
     }
+    const char *why = NULL;
+    if (!page_perms_selftest(cfg->arch, &why)) {
+        *err = why;
+        cs_close(&emu->cs);
+        free(emu);
+        return NULL;
+    }
     aspace_table_init(emu);
     return emu;
 }
@@ -35,6 +43,7 @@ void emu_destroy(struct emu *emu)
     if (!emu)
         return;
     snap_destroy(emu);
+    shm_destroy(emu);
     cs_close(&emu->cs);
     free(emu);
 }

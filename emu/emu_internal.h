@@ -24,6 +24,10 @@ struct emu {
     struct aspace_table *aspace_table; /* in the arena */
     struct aspace *aspaces[EMU_ASPACE_MAX];
     struct emu_snap *snap; /* snapshot.c; NULL until the first snapshot */
+    /* shm.c: the shared memory file, its canonical view and how much of it is handed out. */
+    int shm_fd;
+    uint8_t *shm_view;
+    uint64_t shm_size;
 };
 
 /* aspace.c: the arena's table of address-space slots, made with the machine. */
@@ -31,26 +35,29 @@ void aspace_table_init(struct emu *emu);
 
 /* snapshot.c: what the memory and mapping code tells the snapshot. All are cheap no-ops while
  * no snapshot is taken. */
-/* Host memory for a mapping; *epoch notes when it was made. NULL when the host has none. */
-void *snap_host_alloc(struct emu *emu, uint64_t len, bool shared, uint32_t *epoch);
-/* A mapping's host memory [host, host+len) is no longer mapped by the guest. */
-void snap_host_release(struct emu *emu, uint8_t *host, uint64_t len, uint32_t epoch, bool shared);
+/* The epoch new memory belongs to: pages of an older epoch are kept before they change. */
+uint32_t snap_epoch(const struct emu *emu);
+struct aspace;
+/* [start, start+len) of as holds memory mapped since the snapshot: a restore gives it back
+ * (private zeros again, where it was shared). exec: code may have been made there, and its
+ * translations go too. */
+void snap_young_range(struct aspace *as, guest_addr_t start, uint64_t len, bool shared, bool exec);
 /* The page at host (page-aligned), mapped at vaddr of address space as_id with prot, is about to
  * be written by the guest or the kernel model: its content at the snapshot is kept. */
 void snap_page_write(struct emu *emu, uint8_t *host, uint32_t epoch, int prot, int as_id,
                      guest_addr_t vaddr);
 /* The address space is going away: false when the snapshot keeps it (it may come back at a
  * restore), true when the caller must free it now. */
-struct aspace;
 bool snap_aspace_release(struct emu *emu, struct aspace *as);
 /* A new address space was made since the snapshot: a restore frees it. */
 void snap_aspace_created(struct emu *emu, struct aspace *as);
 void snap_destroy(struct emu *emu);
 
-/* fast_stores.c */
+/* engine_pages.c: whether the engine takes page permissions from the model (windows.h) and
+ * lets stores to data pages skip its code check; why says what fails. */
 bool fast_stores_selftest(const struct arch_desc *arch, const char **why);
-struct engine;
-void fast_stores_set_current(struct engine *e);
+/* Whether the engine takes page protections from the model (windows.h); why says what fails. */
+bool page_perms_selftest(const struct arch_desc *arch, const char **why);
 
 /* fault_pc.c */
 void fault_pc_note_start(void);

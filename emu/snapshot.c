@@ -1,18 +1,19 @@
 /* Snapshots of the machine, restored in place.
  *
  * Guest memory is copied lazily: after a snapshot every engine's TLB is empty, so the first
- * access to a writable page refills it through the store interposer (fast_stores.c), which
- * saves the page before the access goes on; the kernel model's own writes go through aspace.c,
- * which does the same. A restore copies back only the pages touched since (and leaves their
- * saved copies for the next time), then empties the TLBs again. Translated code survives: only
- * code pages that were written or remapped are invalidated.
+ * access to a writable page refills it through engine_pages.c, which saves the page before the
+ * access goes on; the kernel model's own writes go through aspace.c, which does the same, and
+ * so does an unmap, before it gives the host pages back. A restore copies back only the pages
+ * touched since (and leaves their saved copies for the next time), then empties the TLBs again.
+ * Translated code survives: only code pages that were written or remapped are invalidated.
  *
- * Mappings: host memory allocated since the snapshot is freed at a restore; memory the
- * snapshot's mappings use is never freed while it lives, even if the guest unmaps it, and an
- * address space that ends keeps its engines until a restore brings it back or the snapshot is
- * dropped. Each engine's regions are brought back to the snapshot's mappings by unmapping and
- * mapping only the regions that differ, and each engine's CPU state is restored whole, so that
- * nothing of a restored run depends on the runs before it.
+ * Mappings: each address space's windows (windows.h) last as long as it does, so its host
+ * addresses never change. Memory mapped since the snapshot is recorded as young ranges; a
+ * restore makes them zeros again (or private again where shared memory was placed), gives back
+ * the shared memory made since, and places again the shared memory the snapshot's mappings
+ * had. An address space that ends keeps its windows until a restore brings it back or the
+ * snapshot is dropped. Each engine's CPU state is restored whole, so that nothing of a restored
+ * run depends on the runs before it.
  *
  * The state arena (arena.h) is restored last, after the mappings, whose current list lives in
  * it. */
@@ -26,6 +27,7 @@
 #include "aspace_internal.h"
 #include "backend.h"
 #include "emu.h"
+#include "shm.h"
 
 #define PAGE 4096ULL
 
@@ -38,23 +40,13 @@ struct saved_page {
     bool touched; /* since the snapshot or the last restore */
 };
 
-struct range {
-    uint8_t *p;
-    uint64_t len;
-};
-
-struct ranges {
-    struct range *v;
-    size_t n, cap;
-};
-
 /* An address space as the snapshot found it. */
 struct slot_snap {
     struct aspace *obj; /* NULL: the slot was free */
     struct vma *vmas;
     size_t count, cap;
     struct cpu_ctx *loaded;
-    /* It ended since: its engines still hold these mappings. */
+    /* It ended since: its windows still hold these mappings. */
     bool gone;
     struct vma *gone_vmas;
     size_t gone_count, gone_cap;
@@ -69,8 +61,7 @@ struct emu_snap {
     size_t index_cap;
     uint32_t *touched;
     size_t ntouched, cap_touched;
-    struct ranges young;    /* host memory allocated since the snapshot */
-    struct ranges deferred; /* host memory the guest let go of, which the snapshot still maps */
+    uint64_t shm_size; /* shared memory made before the snapshot (shm.h) */
     struct slot_snap slots[EMU_ASPACE_MAX];
     struct aspace *young_as[EMU_ASPACE_MAX];
     struct emu_snapshot_stats stats;
@@ -93,12 +84,6 @@ static void *xrealloc(void *p, size_t n)
             (ptr) = xrealloc((ptr), (cap) * sizeof(*(ptr)));                                       \
         }                                                                                          \
     } while (0)
-
-static void ranges_push(struct ranges *r, uint8_t *p, uint64_t len)
-{
-    GROW(r->v, r->n, r->cap);
-    r->v[r->n++] = (struct range){p, len};
-}
 
 static struct emu_snap *snap_of(struct emu *emu)
 {
@@ -185,36 +170,64 @@ void snap_page_write(struct emu *emu, uint8_t *host, uint32_t epoch, int prot, i
     page_touch(s, p);
 }
 
-/* ---- host memory ---- */
+/* ---- memory mapped since ---- */
 
-void *snap_host_alloc(struct emu *emu, uint64_t len, bool shared, uint32_t *epoch)
+uint32_t snap_epoch(const struct emu *emu) { return emu->snap ? emu->snap->epoch : 0; }
+
+void snap_young_range(struct aspace *as, guest_addr_t start, uint64_t len, bool shared, bool exec)
 {
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                   (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED)
-        return NULL;
-    struct emu_snap *s = emu->snap;
-    *epoch = s ? s->epoch : 0;
-    if (s && s->active)
-        ranges_push(&s->young, p, len);
-    return p;
+    if (!emu_snapshot_active(as->emu) || len == 0)
+        return;
+    struct young_ranges *y = &as->young;
+    /* Mappings are mostly made next to the one before: extend it. */
+    if (y->n > 0) {
+        struct young_range *last = &y->v[y->n - 1];
+        if (last->shared == shared && (last->end == start || start + len == last->start)) {
+            last->start = last->start < start ? last->start : start;
+            last->end = last->end > start + len ? last->end : start + len;
+            last->exec |= exec;
+            return;
+        }
+    }
+    GROW(y->v, y->n, y->cap);
+    y->v[y->n++] = (struct young_range){start, start + len, shared, exec};
 }
 
-void snap_host_release(struct emu *emu, uint8_t *host, uint64_t len, uint32_t epoch, bool shared)
+static void discard_cb(void *ctx, uint8_t *host, uint64_t len)
 {
-    /* Shared memory may still be mapped by a fork child or parent; it lives until the run
-     * ends. */
-    if (shared)
-        return;
-    struct emu_snap *s = emu->snap;
-    if (!s || !s->active) {
-        munmap(host, len);
-        return;
+    (void)ctx;
+    madvise(host, len, MADV_DONTNEED);
+}
+
+static void unplace_cb(void *ctx, uint8_t *host, uint64_t len)
+{
+    (void)ctx;
+    shm_unplace(host, len);
+}
+
+struct place_cb_ctx {
+    const struct emu *emu;
+    uint64_t off;
+};
+
+static void place_cb(void *ctx, uint8_t *host, uint64_t len)
+{
+    struct place_cb_ctx *c = ctx;
+    shm_place(c->emu, host, len, c->off);
+    c->off += len;
+}
+
+/* The memory of as mapped since the snapshot reads as zeros again. */
+static void young_restore(struct emu_snap *s, struct aspace *as)
+{
+    for (size_t i = 0; i < as->young.n; i++) {
+        const struct young_range *r = &as->young.v[i];
+        windows_for_each_piece(as, r->start, r->end, r->shared ? unplace_cb : discard_cb, NULL);
+        if (r->exec)
+            backend_code_changed(as->be, r->start, r->end - r->start);
+        s->stats.regions_changed++;
     }
-    /* Memory made since the snapshot is freed whole at the restore; older memory may come back
-     * with it, and is freed when the snapshot is dropped if nothing maps it then. */
-    if (epoch != s->epoch)
-        ranges_push(&s->deferred, host, len);
+    as->young.n = 0;
 }
 
 /* ---- address spaces ---- */
@@ -254,19 +267,16 @@ bool snap_aspace_release(struct emu *emu, struct aspace *as)
     /* Its engines keep their regions: what they map is what a restore compares. */
     ss->gone = true;
     copy_vmas(as, &ss->gone_vmas, &ss->gone_count, &ss->gone_cap);
-    for (size_t i = 0; i < as->st->count; i++) {
-        const struct vma *v = &as->st->vmas[i];
-        snap_host_release(emu, v->host, v->end - v->start, v->epoch, v->flags & ASPACE_MAP_SHARED);
-    }
     as->st->count = 0;
     as->st->in_use = false;
     emu->aspaces[as->id] = NULL;
     return false;
 }
 
-static bool same_vma(const struct vma *a, const struct vma *b)
+static bool same_placement(const struct vma *a, const struct vma *b)
 {
-    return a->start == b->start && a->end == b->end && a->prot == b->prot && a->host == b->host;
+    return a->start == b->start && a->end == b->end && a->flags == b->flags &&
+           a->shm_off == b->shm_off;
 }
 
 static bool vma_listed(const struct vma *v, const struct vma *list, size_t n)
@@ -279,25 +289,21 @@ static bool vma_listed(const struct vma *v, const struct vma *list, size_t n)
         else
             hi = mid;
     }
-    return lo < n && same_vma(&list[lo], v);
+    return lo < n && same_placement(&list[lo], v);
 }
 
-/* The engines of the address space map `now`; make them map `then` instead, touching only the
- * regions that differ (the others keep their translated code). */
-static void regions_restore(struct emu_snap *s, struct backend *b, const struct vma *now,
-                            size_t nnow, const struct vma *then, size_t nthen)
+/* The windows of as hold the mappings `now`: place the shared memory of the snapshot's
+ * mappings `then` where it is not placed any more. */
+static void placements_restore(struct emu_snap *s, struct aspace *as, const struct vma *now,
+                               size_t nnow, const struct vma *then, size_t nthen)
 {
-    for (size_t i = 0; i < nnow; i++) {
-        if (!vma_listed(&now[i], then, nthen)) {
-            backend_unmap(b, now[i].start, now[i].end - now[i].start);
-            s->stats.regions_changed++;
-        }
-    }
     for (size_t i = 0; i < nthen; i++) {
-        if (!vma_listed(&then[i], now, nnow)) {
-            backend_map(b, then[i].start, then[i].end - then[i].start, then[i].prot, then[i].host);
-            s->stats.regions_changed++;
-        }
+        const struct vma *v = &then[i];
+        if (!(v->flags & ASPACE_MAP_SHARED) || vma_listed(v, now, nnow))
+            continue;
+        struct place_cb_ctx c = {as->emu, v->shm_off};
+        windows_for_each_piece(as, v->start, v->end, place_cb, &c);
+        s->stats.regions_changed++;
     }
 }
 
@@ -320,20 +326,6 @@ static void tlb_flush_all(struct emu *emu)
             backend_tlb_flush(aspace_backend(emu->aspaces[i]));
 }
 
-/* Host memory the snapshot kept for itself that nothing maps any more. */
-static bool mapped_anywhere(struct emu *emu, const uint8_t *p)
-{
-    for (int i = 0; i < EMU_ASPACE_MAX; i++) {
-        const struct aspace *as = emu->aspaces[i];
-        for (size_t j = 0; as && j < as->st->count; j++) {
-            const struct vma *v = &as->st->vmas[j];
-            if (p >= v->host && p < v->host + (v->end - v->start))
-                return true;
-        }
-    }
-    return false;
-}
-
 void emu_snapshot_drop(struct emu *emu)
 {
     struct emu_snap *s = emu->snap;
@@ -348,14 +340,9 @@ void emu_snapshot_drop(struct emu *emu)
         ss->gone = false;
         s->young_as[i] = NULL;
     }
-    for (size_t i = 0; i < s->deferred.n; i++) {
-        const struct range *r = &s->deferred.v[i];
-        for (uint64_t off = 0; off < r->len; off += PAGE)
-            if (!mapped_anywhere(emu, r->p + off))
-                munmap(r->p + off, PAGE);
-    }
-    s->deferred.n = 0;
-    s->young.n = 0;
+    for (int i = 0; i < EMU_ASPACE_MAX; i++)
+        if (emu->aspaces[i])
+            emu->aspaces[i]->young.n = 0;
     forget_pages(s);
     arena_snapshot_drop(emu->arena);
 }
@@ -366,6 +353,7 @@ void emu_snapshot_take(struct emu *emu)
     struct emu_snap *s = snap_of(emu);
     s->epoch++;
     s->active = true;
+    s->shm_size = emu->shm_size;
     for (int i = 0; i < EMU_ASPACE_MAX; i++) {
         struct aspace *as = emu->aspaces[i];
         struct slot_snap *ss = &s->slots[i];
@@ -396,18 +384,23 @@ void emu_snapshot_restore(struct emu *emu)
     }
     for (int i = 0; i < EMU_ASPACE_MAX; i++) {
         struct slot_snap *ss = &s->slots[i];
-        if (!ss->obj)
+        struct aspace *as = ss->obj;
+        if (!as)
             continue;
-        struct backend *b = aspace_backend(ss->obj);
+        young_restore(s, as);
         if (ss->gone) {
-            regions_restore(s, b, ss->gone_vmas, ss->gone_count, ss->vmas, ss->count);
+            placements_restore(s, as, ss->gone_vmas, ss->gone_count, ss->vmas, ss->count);
             ss->gone = false;
-            emu->aspaces[i] = ss->obj;
+            emu->aspaces[i] = as;
         } else {
-            regions_restore(s, b, ss->obj->st->vmas, ss->obj->st->count, ss->vmas, ss->count);
+            placements_restore(s, as, as->st->vmas, as->st->count, ss->vmas, ss->count);
         }
-        backend_env_restore(b);
-        backend_set_loaded(b, ss->loaded);
+        backend_env_restore(as->be);
+        backend_set_loaded(as->be, ss->loaded);
+    }
+    if (emu->shm_size > s->shm_size) {
+        shm_discard(emu, s->shm_size, emu->shm_size - s->shm_size);
+        emu->shm_size = s->shm_size;
     }
     for (size_t i = 0; i < s->ntouched; i++) {
         struct saved_page *p = &s->pages[s->touched[i]];
@@ -419,10 +412,6 @@ void emu_snapshot_restore(struct emu *emu)
     s->stats.pages_restored += s->ntouched;
     s->stats.last_pages = s->ntouched;
     s->ntouched = 0;
-    for (size_t i = 0; i < s->young.n; i++)
-        munmap(s->young.v[i].p, s->young.v[i].len);
-    s->young.n = 0;
-    s->deferred.n = 0; /* what the guest let go of is mapped again */
     tlb_flush_all(emu);
     arena_snapshot_restore(emu->arena);
     for (int i = 0; i < EMU_ASPACE_MAX; i++)
@@ -455,8 +444,6 @@ void snap_destroy(struct emu *emu)
     free(s->pages);
     free(s->index);
     free(s->touched);
-    free(s->young.v);
-    free(s->deferred.v);
     free(s);
     emu->snap = NULL;
 }

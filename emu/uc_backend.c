@@ -25,6 +25,7 @@
 #include "aspace_internal.h"
 #include "backend.h"
 #include "emu_internal.h"
+#include "engine_pages.h"
 #include "store_watch.h"
 #include "watch.h"
 
@@ -41,9 +42,9 @@ enum stop_reason { STOP_NONE, STOP_SYSCALL, STOP_BUDGET, STOP_TRAP, STOP_WATCH }
 struct backend;
 
 struct engine {
+    struct page_source src; /* first: the page callbacks get the engine from it */
     struct backend *b;
     uc_engine *uc;
-    void *cpu; /* the engine's CPUState, seen by the store interposer */
     bool precise;
 };
 
@@ -54,7 +55,6 @@ struct backend {
     struct engine fast, precise;
     uc_context *xfer; /* moves the registers between the two engines */
     uc_context *env;  /* the fast engine's CPU state at the snapshot (snapshot.c) */
-    void (*tlb_flush)(void *cpu);
     struct cpu_ctx *loaded;
 
     int gpr_ids[64], fp_ids[64];
@@ -89,20 +89,19 @@ struct backend {
     uint8_t watch_pages[WATCH_PAGE_SLOTS];
 };
 
-void *fast_stores_flush_fn(const struct arch_desc *arch);
-bool backend_page_is_fast(struct engine *e, void *cpu, uint64_t vaddr);
-
-static uint32_t uc_perms(int prot)
+/* The engine asks the kernel model's VMAs for a page's permissions (engine_pages.h). */
+static int engine_page_perms(struct page_source *src, uint64_t vaddr)
 {
-    uint32_t p = UC_PROT_NONE;
-    /* A guest page that is writable or executable is readable on both arches. */
-    if (prot & (LX_PROT_READ | LX_PROT_WRITE | LX_PROT_EXEC))
-        p |= UC_PROT_READ;
-    if (prot & LX_PROT_WRITE)
-        p |= UC_PROT_WRITE;
-    if (prot & LX_PROT_EXEC)
-        p |= UC_PROT_EXEC;
-    return p;
+    const struct engine *e = (const struct engine *)src;
+    return aspace_page_perms(e->b->as, vaddr);
+}
+
+static int engine_page_fill(struct page_source *src, uint64_t vaddr, bool *fast)
+{
+    const struct engine *e = (const struct engine *)src;
+    int perms = aspace_tlb_fill(e->b->as, vaddr, fast);
+    *fast = *fast && e->b->emu->fast_stores;
+    return perms;
 }
 
 /* Instructions in [addr, end) of code that the engine has translated. */
@@ -359,6 +358,12 @@ static bool engine_open(struct backend *b, struct engine *e, bool precise, const
         return false;
     }
     uc_ctl_set_cpu_model(e->uc, b->arch->uc_cpu_model);
+    e->src.perms = engine_page_perms;
+    e->src.fill = engine_page_fill;
+    if (!page_source_init(&e->src, b->arch, e->uc)) {
+        *err = "cannot map the engine's permission regions";
+        return false;
+    }
     uc_hook h;
     bool ok =
         uc_hook_add(e->uc, &h, UC_HOOK_INTR, (void *)on_intr, e, 1, 0) == UC_ERR_OK &&
@@ -400,7 +405,6 @@ struct backend *backend_open(struct emu *emu, struct aspace *as, const char **er
             return NULL;
         }
     }
-    b->tlb_flush = (void (*)(void *))fast_stores_flush_fn(b->arch);
     b->watch = aspace_watch_table(as);
     b->store_watch = aspace_store_watch_table(as);
     backend_watch_changed(b);
@@ -434,46 +438,35 @@ void backend_close(struct backend *b)
     free(b);
 }
 
-/* Protections changed (entries the store interposer marked fast must go), or a snapshot was
- * taken or restored (every page must be filled again). */
 void backend_tlb_flush(struct backend *b)
 {
-    struct engine *engines[2] = {&b->fast, &b->precise};
-    for (int i = 0; i < 2; i++)
-        if (engines[i]->cpu && b->tlb_flush)
-            b->tlb_flush(engines[i]->cpu);
+    page_source_tlb_flush_all(&b->fast.src);
+    page_source_tlb_flush_all(&b->precise.src);
 }
 
-int backend_map(struct backend *b, guest_addr_t addr, uint64_t len, int prot, void *host)
+int backend_window_add(struct backend *b, guest_addr_t base, uint64_t len, void *host)
 {
-    if (uc_mem_map_ptr(b->fast.uc, addr, len, uc_perms(prot), host) != UC_ERR_OK)
+    if (uc_mem_map_ptr(b->fast.uc, base, len, UC_PROT_ALL, host) != UC_ERR_OK)
         return -LX_ENOMEM;
-    if (uc_mem_map_ptr(b->precise.uc, addr, len, uc_perms(prot), host) != UC_ERR_OK) {
-        uc_mem_unmap(b->fast.uc, addr, len);
+    if (uc_mem_map_ptr(b->precise.uc, base, len, UC_PROT_ALL, host) != UC_ERR_OK) {
+        uc_mem_unmap(b->fast.uc, base, len);
         return -LX_ENOMEM;
     }
-    backend_tlb_flush(b);
     return 0;
 }
 
-int backend_unmap(struct backend *b, guest_addr_t addr, uint64_t len)
+void backend_window_remove(struct backend *b, guest_addr_t base, uint64_t len)
 {
-    if (uc_mem_unmap(b->fast.uc, addr, len) != UC_ERR_OK ||
-        uc_mem_unmap(b->precise.uc, addr, len) != UC_ERR_OK)
-        return -LX_EINVAL;
-    backend_tlb_flush(b);
-    backend_code_changed(b, addr, len);
-    return 0;
+    uc_mem_unmap(b->fast.uc, base, len);
+    uc_mem_unmap(b->precise.uc, base, len);
 }
 
-int backend_protect(struct backend *b, guest_addr_t addr, uint64_t len, int prot)
+void backend_forget(struct backend *b, guest_addr_t addr, uint64_t len, bool code)
 {
-    if (uc_mem_protect(b->fast.uc, addr, len, uc_perms(prot)) != UC_ERR_OK ||
-        uc_mem_protect(b->precise.uc, addr, len, uc_perms(prot)) != UC_ERR_OK)
-        return -LX_ENOMEM;
-    backend_tlb_flush(b);
-    backend_code_changed(b, addr, len);
-    return 0;
+    page_source_tlb_flush(&b->fast.src, addr, len);
+    page_source_tlb_flush(&b->precise.src, addr, len);
+    if (code)
+        backend_code_changed(b, addr, len);
 }
 
 void backend_watch_changed(struct backend *b)
@@ -527,14 +520,6 @@ void backend_regs_load(struct backend *b, struct arch_regs *regs, int parts)
 
 struct cpu_ctx *backend_loaded(const struct backend *b) { return b->loaded; }
 void backend_set_loaded(struct backend *b, struct cpu_ctx *ctx) { b->loaded = ctx; }
-
-bool backend_page_is_fast(struct engine *e, void *cpu, uint64_t vaddr)
-{
-    struct backend *b = e->b;
-    e->cpu = cpu;
-    bool fast = aspace_tlb_fill(b->as, vaddr);
-    return fast && b->emu->fast_stores;
-}
 
 void backend_env_save(struct backend *b)
 {
@@ -689,13 +674,13 @@ static void engine_run(struct engine *e, uint64_t pc, struct emu_exit *out)
         b->stop = STOP_NONE;
         b->intno = 0;
         b->fault_type = -1;
-        fast_stores_set_current(e);
+        page_source_set_current(&e->src);
         fault_pc_note_start();
         uc_err rc = uc_emu_start(e->uc, pc, 0, 0, 0);
-        fast_stores_set_current(NULL);
+        page_source_set_current(NULL);
         classify(b, rc, out);
         if (out->kind == EMU_EXIT_FAULT)
-            fault_pc_restore(b->arch, e->cpu);
+            fault_pc_restore(b->arch, e->src.cpu);
         if (out->kind == EMU_EXIT_TRAP && out->trap_intno == EMU_TRAP_HALT) {
             pc = read_pc(e);
             if (b->arch->id == ARCH_AARCH64)

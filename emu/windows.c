@@ -1,0 +1,154 @@
+/* The windows of an address space (windows.h). */
+#include "windows.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "aspace_internal.h"
+#include "backend.h"
+
+static size_t window_search(const struct window_set *w, guest_addr_t addr)
+{
+    size_t lo = 0, hi = w->n; /* first window whose end is above addr */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (w->v[mid].end <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static const struct window *window_find(const struct window_set *w, guest_addr_t addr)
+{
+    size_t h = w->hint;
+    if (h < w->n && w->v[h].base <= addr && addr < w->v[h].end)
+        return &w->v[h];
+    size_t i = window_search(w, addr);
+    if (i < w->n && w->v[i].base <= addr) {
+        ((struct window_set *)w)->hint = i;
+        return &w->v[i];
+    }
+    return NULL;
+}
+
+static void notice_full(struct aspace *as)
+{
+    if (as->windows_full_noted)
+        return;
+    as->windows_full_noted = true;
+    fprintf(stderr,
+            "rseqemu: notice: the guest's memory is spread over more than %d windows of "
+            "%llu MiB; its mappings beyond them get ENOMEM\n",
+            WINDOWS_MAX, (unsigned long long)(WINDOW_GRANULE >> 20));
+}
+
+/* One window over [base, end), none of which is covered yet. Its host memory is placed right
+ * after the window below when that one ends at base, so that memory which spans the two stays
+ * contiguous on the host (aspace_host()). */
+static int window_add(struct aspace *as, guest_addr_t base, guest_addr_t end)
+{
+    struct window_set *w = &as->win;
+    if (w->n == WINDOWS_MAX) {
+        notice_full(as);
+        return -LX_ENOMEM;
+    }
+    size_t i = window_search(w, base);
+    uint64_t len = end - base;
+    void *hint = NULL;
+    if (i > 0 && w->v[i - 1].end == base)
+        hint = w->v[i - 1].host + (w->v[i - 1].end - w->v[i - 1].base);
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    uint8_t *host =
+        hint ? mmap(hint, len, PROT_READ | PROT_WRITE, flags | MAP_FIXED_NOREPLACE, -1, 0)
+             : MAP_FAILED;
+    if (host == MAP_FAILED)
+        host = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, -1, 0);
+    if (host == MAP_FAILED)
+        return -LX_ENOMEM;
+    if (backend_window_add(as->be, base, len, host) != 0) {
+        munmap(host, len);
+        notice_full(as);
+        return -LX_ENOMEM;
+    }
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? 2 * w->cap : 16;
+        struct window *v = realloc(w->v, cap * sizeof(*v));
+        if (!v) {
+            backend_window_remove(as->be, base, len);
+            munmap(host, len);
+            return -LX_ENOMEM;
+        }
+        w->v = v;
+        w->cap = cap;
+    }
+    for (size_t j = w->n; j > i; j--)
+        w->v[j] = w->v[j - 1];
+    w->v[i] = (struct window){base, end, host};
+    w->n++;
+    return 0;
+}
+
+int windows_cover(struct aspace *as, guest_addr_t start, guest_addr_t end)
+{
+    guest_addr_t at = start & ~(WINDOW_GRANULE - 1);
+    guest_addr_t stop = (end + WINDOW_GRANULE - 1) & ~(WINDOW_GRANULE - 1);
+    if (stop < end)
+        return -LX_ENOMEM;
+    while (at < stop) {
+        size_t i = window_search(&as->win, at);
+        const struct window *next = i < as->win.n ? &as->win.v[i] : NULL;
+        if (next && next->base <= at) {
+            at = next->end;
+            continue;
+        }
+        guest_addr_t run_end = next && next->base < stop ? next->base : stop;
+        int rc = window_add(as, at, run_end);
+        if (rc)
+            return rc;
+        at = run_end;
+    }
+    return 0;
+}
+
+uint8_t *windows_host(const struct aspace *as, guest_addr_t addr, uint64_t *avail)
+{
+    const struct window *v = window_find(&as->win, addr);
+    if (!v)
+        return NULL;
+    uint8_t *host = v->host + (addr - v->base);
+    if (avail) {
+        *avail = v->end - addr;
+        const struct window *last = v;
+        while (last + 1 < as->win.v + as->win.n && last[1].base == last->end &&
+               last[1].host == last->host + (last->end - last->base)) {
+            last++;
+            *avail += last->end - last->base;
+        }
+    }
+    return host;
+}
+
+void windows_for_each_piece(const struct aspace *as, guest_addr_t start, guest_addr_t end,
+                            void (*fn)(void *ctx, uint8_t *host, uint64_t len), void *ctx)
+{
+    while (start < end) {
+        uint64_t avail = 0;
+        uint8_t *host = windows_host(as, start, &avail);
+        if (!host)
+            return;
+        uint64_t n = end - start < avail ? end - start : avail;
+        fn(ctx, host, n);
+        start += n;
+    }
+}
+
+void windows_free(struct window_set *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        munmap(w->v[i].host, w->v[i].end - w->v[i].base);
+    free(w->v);
+    *w = (struct window_set){0};
+}
