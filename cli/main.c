@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "crash_handler.h"
 #include "exit_codes.h"
 
 static const char usage[] =
@@ -31,6 +32,7 @@ static const struct command commands[] = {
 
 int main(int argc, char **argv)
 {
+    crash_handler_install(argc, argv);
     if (argc < 2) {
         fputs(usage, stderr);
         return EXIT_USAGE;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "crash_handler.h"
 #include "emu/loader.h"
 #include "exit_codes.h"
 #include "kernel-model/schedule.h"
@@ -154,6 +155,18 @@ int run_exec(struct run_exec *r)
         code = EXIT_NO_INPUT;
         goto out;
     }
+    const char *crash_kind = NULL;
+    unsigned long long crash_event = 0;
+    int crash_env = crash_test_from_env(&crash_kind, &crash_event);
+    if (crash_env < 0) {
+        fprintf(stderr, "rseqemu: RSEQEMU_CRASH_TEST must be abort, segv or engine, with "
+                        "an optional :EVENT number\n");
+        code = EXIT_USAGE;
+        goto out;
+    }
+    r->cfg.crash_test = crash_kind;
+    r->cfg.crash_test_event = crash_event;
+    crash_handler_note_record(r->record);
     k = kernel_create(&r->cfg, err, sizeof(err));
     if (!k) {
         fprintf(stderr, "rseqemu: %s\n", err);

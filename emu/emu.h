@@ -39,6 +39,9 @@ const struct arch_desc *emu_arch(const struct emu *emu);
 struct arena *emu_arena(const struct emu *emu);
 /* True when guest stores to non-executable pages take the engine's inline path. */
 bool emu_fast_stores_active(const struct emu *emu);
+/* For the test of rseqemu's failure report: makes the engine library fail one of its own
+ * assertions (too many regions in one engine), which ends the process. */
+void emu_engine_assert_test(void);
 /* Total instructions decoded to size translation blocks (x86-64 only), for --stats. */
 uint64_t emu_icount_decodes(const struct emu *emu);
 

@@ -280,3 +280,14 @@ bool fast_stores_selftest(const struct arch_desc *arch, const char **why)
     uc_close(uc);
     return ok;
 }
+
+void emu_engine_assert_test(void)
+{
+    /* The aarch64 engine's table of regions holds fewer than 1,024: its assertion fails. */
+    uc_engine *uc;
+    if (uc_open(UC_ARCH_ARM64, UC_MODE_ARM, &uc) != UC_ERR_OK)
+        return;
+    for (uint64_t i = 0; i < 4096; i++)
+        uc_mem_map(uc, 0x100000 + i * 2 * PAGE, PAGE, UC_PROT_READ);
+    uc_close(uc);
+}

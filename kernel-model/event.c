@@ -13,9 +13,27 @@ static void event_begin(struct kernel *k, enum event_kind kind, const struct tas
     hash64_u64(h, t ? (uint64_t)t->cpu : 0);
 }
 
+static void recent_note(struct kernel *k, enum event_kind kind, const struct task *t, uint64_t a,
+                        uint64_t b, uint64_t c)
+{
+    struct crash_ring *r = &k->recent;
+    r->ev[r->next % CRASH_EVENTS] = (struct crash_event){.seq = k->st->events,
+                                                         .insns = t ? t->insns : 0,
+                                                         .a = a,
+                                                         .b = b,
+                                                         .c = c,
+                                                         .tid = t ? t->tid : 0,
+                                                         .cpu = t ? t->cpu : 0,
+                                                         .kind = (uint32_t)kind};
+    r->next++;
+    if (k->cfg.crash_test && k->st->events == k->cfg.crash_test_event)
+        crash_test_fire(k->cfg.crash_test);
+}
+
 void event_emit(struct kernel *k, enum event_kind kind, const struct task *t, uint64_t a,
                 uint64_t b, uint64_t c)
 {
+    recent_note(k, kind, t, a, b, c);
     /* Decisions are causes, not part of what happened: a replay, which takes them from a
      * schedule file, must give the same digest. */
     if (kind == EV_DECIDE)
@@ -30,6 +48,7 @@ void event_emit(struct kernel *k, enum event_kind kind, const struct task *t, ui
 
 void event_syscall(struct kernel *k, const struct task *t, const struct sys_args *args, long ret)
 {
+    recent_note(k, EV_SYSCALL, t, args->nr, args->a[0], (uint64_t)ret);
     if (k->cfg.trace)
         trace_syscall(k, t, args, ret);
     event_begin(k, EV_SYSCALL, t);

@@ -135,6 +135,8 @@ void kernel_destroy(struct kernel *k)
 {
     if (!k)
         return;
+    if (crash_kernel() == k)
+        crash_set_kernel(NULL);
     if (k->emu)
         emu_snapshot_drop(k->emu);
     if (k->st) {
@@ -164,6 +166,7 @@ static void process_defaults(struct process *p)
 int kernel_spawn(struct kernel *k, const struct elf_image *img, const char *const *argv, char *err,
                  size_t errlen)
 {
+    crash_set_kernel(k);
     struct mm *mm = mm_alloc(k);
     struct process *p = process_alloc(k);
     struct task *t = task_alloc(k);
@@ -208,6 +211,7 @@ int kernel_spawn(struct kernel *k, const struct elf_image *img, const char *cons
 
 void kernel_run(struct kernel *k, struct kernel_result *res)
 {
+    crash_set_kernel(k);
     if (!sched_run(k)) {
         *res = (struct kernel_result){
             .outcome = KERNEL_PAUSED, .insns = k->st->total_insns, .digest = k->st->digest.h};

@@ -129,6 +129,11 @@ struct kernel_config {
     bool quiet;              /* only fatal diagnostics */
     /* Guest standard streams: host file descriptors (tests capture output this way). */
     int stdin_fd, stdout_fd, stderr_fd;
+    /* RSEQEMU_CRASH_TEST (README, tests): fail on purpose when event number crash_test_event
+     * happens, to check rseqemu's own failure report: "abort", "segv", or "engine" (an
+     * assertion inside the engine library). NULL: never. */
+    const char *crash_test;
+    uint64_t crash_test_event;
 };
 
 void kernel_config_defaults(struct kernel_config *cfg);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "crash.h"
 #include "arch/arch.h"
 #include "emu/cpu.h"
 #include "emu/hash.h"
@@ -341,6 +342,8 @@ struct kernel {
     bool observing;
     bool snap_done; /* k->done and k->result at the snapshot */
     struct kernel_result snap_result;
+    /* The last events, for rseqemu's own failure report (crash.h); diagnostics only. */
+    struct crash_ring recent;
 };
 
 #endif

@@ -337,6 +337,46 @@ def case_passthrough(arch):
                           f"expected {want[at:at + 16].hex()}")
 
 
+def crash_run(tmp, arch, kind, event):
+    """rseqemu run with RSEQEMU_CRASH_TEST: rseqemu fails on purpose at the given event."""
+    record = Path(tmp) / "crash.sched"
+    argv = [RSEQEMU, "run", "--max-insns", str(MAX_INSNS), "--seed", "7", "--record", record,
+            guest(arch, "threads")]
+    env = dict(os.environ, RSEQEMU_CRASH_TEST=f"{kind}:{event}")
+    p = subprocess.run([str(a) for a in argv], stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=RUN_TIMEOUT, env=env, preexec_fn=no_core_dumps)
+    status = 128 - p.returncode if p.returncode < 0 else p.returncode
+    return Result(argv, status, p.stdout, p.stderr), record
+
+
+def case_crash_report(tmp, arch, kind):
+    """kernel-model/crash.h: a failure of rseqemu itself (an assertion of the engine library,
+    an abort of the model, a fault) ends with rseqemu's report and status 70, never a bare
+    signal, and the recording up to there is on disk."""
+    r, record = crash_run(tmp, arch, kind, 40)
+    expect_status(r, 70)
+    expect_stderr(r, r"^rseqemu: internal error: SIG(ABRT|SEGV) ", count=1)
+    expect_stderr(r, r"^  command: rseqemu run .*--seed 7 .*threads$", count=1)
+    expect_stderr(r, rf"^  machine: {arch}, seed 7, --kernel 6\.18, 4 CPUs, \d+ instructions, "
+                     r"40 events$", count=1)
+    expect_stderr(r, r"^    #\d+ (syscall|switch|clone|wake|block|preempt) thread \d+ at \d+ on CPU "
+                     r"\d", None)
+    expect_stderr(r, rf"recorded in {re.escape(str(record))} ", count=1)
+    if kind == "engine":
+        expect_stderr(r, r"phys_section_add: Assertion", count=1)
+    if not record.read_text().startswith("rseqemu-schedule"):
+        raise Failure(f"the recording was not flushed:\n{record.read_text()[:400]}")
+
+
+def case_crash_test_malformed():
+    env = dict(os.environ, RSEQEMU_CRASH_TEST="explode")
+    p = subprocess.run([str(RSEQEMU), "run", str(guest("x86_64", "hello"))], capture_output=True,
+                       env=env, timeout=RUN_TIMEOUT)
+    r = Result([RSEQEMU, "run"], p.returncode, p.stdout, p.stderr)
+    expect_status(r, 64)
+    expect_stderr(r, r"RSEQEMU_CRASH_TEST must be", count=1)
+
+
 def case_segv_pc(arch):
     """A synchronous SIGSEGV's frame PC is the faulting instruction (checked natively first)."""
     r = emu(guest(arch, "segv_pc"))
