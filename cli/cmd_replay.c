@@ -7,6 +7,7 @@
 #include "exit_codes.h"
 #include "kernel-model/kernel.h"
 #include "kernel-model/schedule.h"
+#include "machine_opts.h"
 #include "options.h"
 #include "run_exec.h"
 
@@ -15,7 +16,7 @@ int cmd_replay(int argc, char **argv)
     struct {
         bool digest, stats, quiet;
         uint64_t max_insns;
-        const char *record;
+        const char *record, *max_mem;
     } o = {0};
     struct run_exec r = {0};
     const struct opt opts[] = {
@@ -25,6 +26,8 @@ int cmd_replay(int argc, char **argv)
         {"max-insns", OPT_U64, &o.max_insns, "N",
          "stop after N instructions (default: the file's max-insns)"},
         {"record", OPT_STRING, &o.record, "FILE", "write the replay's own schedule to FILE"},
+        {"max-mem", OPT_STRING, &o.max_mem, "SIZE",
+         "cap on the guest's memory (default: the file's max-mem, else half the host's)"},
         RUN_EXEC_TRACE_OPTS(r),
     };
     const size_t nopts = sizeof(opts) / sizeof(opts[0]);
@@ -79,6 +82,15 @@ int cmd_replay(int argc, char **argv)
     cfg->nodes = s->nodes;
     cfg->seed = s->seed;
     cfg->max_insns = o.max_insns ? o.max_insns : s->max_insns;
+    cfg->max_mem = s->max_mem ? s->max_mem : max_mem_default();
+    if (o.max_mem && max_mem_parse(o.max_mem, &cfg->max_mem) != 0) {
+        fprintf(stderr,
+                "rseqemu replay: --max-mem must be a size such as 256M, 4G or off, not "
+                "'%s'\n",
+                o.max_mem);
+        schedule_free(s);
+        return EXIT_USAGE;
+    }
     cfg->cs_inject_span = s->cs_inject_span;
     cfg->quiet = o.quiet;
     cfg->envp = (const char *const *)s->envp;

@@ -72,6 +72,7 @@ int cmd_run(int argc, char **argv)
          "CPUs possible but offline from the start, e.g. 1,3 or 2-5 (never CPU 0)"},
         {"seed", OPT_U64, &o.m.seed, "S", "seed of every scheduling choice (default 1)"},
         {"max-insns", OPT_U64, &o.max_insns, "N", "stop a runaway guest after N instructions"},
+        MAX_MEM_OPT(o.m.max_mem),
         {"policy", OPT_STRING, &o.policy, "random|round-robin|script|pct",
          "who makes the scheduling decisions (default random)"},
         {"pct-depth", OPT_U64, &o.pct_depth, "D",

@@ -80,6 +80,7 @@ int cmd_sweep(int argc, char **argv)
         {"stall-insns", OPT_U64, &o.stall_insns, "N",
          "how long a stalled vCPU stops, in instructions (default 50000)"},
         {"max-schedules", OPT_U64, &o.max_schedules, "N", "run at most about N schedules"},
+        MAX_MEM_OPT(o.m.max_mem),
         {"max-insns", OPT_U64, &o.max_insns, "N",
          "a schedule's instruction budget (default twice the base run plus 1000000)"},
         {"jobs", OPT_U64, &o.jobs, "N", "worker processes (also -j N; default 1)"},

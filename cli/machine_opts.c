@@ -1,7 +1,10 @@
 #include "machine_opts.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "exit_codes.h"
 #include "kernel-model/cpulist.h"
@@ -54,5 +57,42 @@ int machine_opts_apply(const char *cmd, const struct machine_opts *o, struct ker
     cfg->nodes = (int)o->nodes;
     cfg->seed = o->seed;
     cfg->envp = o->inherit_env ? (const char *const *)environ : o->env.items;
+    cfg->max_mem = max_mem_default();
+    if (o->max_mem && max_mem_parse(o->max_mem, &cfg->max_mem) != 0)
+        return usage_error(cmd, "--max-mem must be a size such as 256M, 4G or off, not '%s'",
+                           o->max_mem);
     return 0;
+}
+
+int max_mem_parse(const char *text, uint64_t *bytes)
+{
+    if (!strcmp(text, "off")) {
+        *bytes = 0;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (end == text || errno || text[0] == '-')
+        return -1;
+    static const char units[] = "KMGT";
+    unsigned shift = 0;
+    if (*end) {
+        const char *u = strchr(units, *end);
+        if (!u || end[1])
+            return -1;
+        shift = 10 * (unsigned)(u - units + 1);
+    }
+    if (v == 0 || v > (UINT64_MAX >> shift))
+        return -1;
+    *bytes = (uint64_t)v << shift;
+    return 0;
+}
+
+uint64_t max_mem_default(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || size <= 0)
+        return 0;
+    return ((uint64_t)pages * (uint64_t)size / 2) & ~((1ULL << 20) - 1);
 }

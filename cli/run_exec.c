@@ -45,6 +45,7 @@ static void write_record_header(FILE *out, const struct run_exec *r, uint64_t ha
                          .nodes = r->cfg.nodes,
                          .seed = r->cfg.seed,
                          .max_insns = r->cfg.max_insns,
+                         .max_mem = r->cfg.max_mem,
                          .cs_inject_span = r->cfg.cs_inject_span,
                          .kernel = r->cfg.profile,
                          .rseq_debug = r->cfg.rseq_debug,

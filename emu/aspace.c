@@ -30,13 +30,22 @@ static uint8_t *vma_host(const struct aspace *as, const struct vma *v, guest_add
     return windows_host(as, addr, avail);
 }
 
-/* Pages the kernel model is about to write: the snapshot keeps what they held (snapshot.c). */
-static void note_write(const struct aspace *as, const struct vma *v, guest_addr_t addr, size_t len)
+/* Pages about to change: the snapshot keeps what they held (snapshot.c). */
+static void snap_note(const struct aspace *as, const struct vma *v, guest_addr_t addr, size_t len)
 {
     if (!emu_snapshot_active(as->emu) || len == 0)
         return;
     for (guest_addr_t pg = addr & ~(PAGE - 1); pg < addr + len; pg += PAGE)
         snap_page_write(as->emu, vma_host(as, v, pg, NULL), v->epoch, v->prot, as->id, pg);
+}
+
+/* Pages about to be written: they count towards the guest's memory use (windows.h) too. */
+static void note_write(const struct aspace *as, const struct vma *v, guest_addr_t addr, size_t len)
+{
+    if (len == 0)
+        return;
+    windows_charge((struct aspace *)as, addr, len);
+    snap_note(as, v, addr, len);
 }
 
 /* Calls fn for each resident host page of [p, p+len) (page-aligned), in order. Pages never
@@ -138,11 +147,14 @@ static void host_release(struct aspace *as, struct vma *v, guest_addr_t start, g
         save_resident(as, v, start, end);
     windows_for_each_piece(as, start, end,
                            v->flags & ASPACE_MAP_SHARED ? unplace_piece : discard_piece, NULL);
+    windows_uncharge(as, start, end);
 }
 
 void aspace_free(struct aspace *as)
 {
     backend_close(as->be);
+    if (as->emu->aspaces[as->id] == as)
+        windows_uncharge_all(as); /* one that ended under a snapshot was uncharged then */
     windows_free(&as->win);
     free(as->young.v);
     if (as->emu->aspaces[as->id] == as)
@@ -413,7 +425,7 @@ int aspace_protect(struct aspace *as, guest_addr_t addr, uint64_t len, int prot)
                 snap_young_range(as, v->start, v->end - v->start, v->flags & ASPACE_MAP_SHARED,
                                  true);
             else
-                note_write(as, v, v->start, v->end - v->start);
+                snap_note(as, v, v->start, v->end - v->start);
         }
     }
     backend_forget(as->be, addr, len, code);
@@ -429,7 +441,7 @@ struct resident_ctx {
 static void save_page_cb(void *ctx, uint64_t off)
 {
     struct resident_ctx *c = ctx;
-    note_write(c->as, c->v, c->start + off, PAGE);
+    snap_note(c->as, c->v, c->start + off, PAGE);
 }
 
 /* madvise(MADV_DONTNEED) is about to zero [s, e) of v: the snapshot keeps what it held. */
@@ -465,8 +477,9 @@ int aspace_discard(struct aspace *as, guest_addr_t addr, uint64_t len)
         if (emu_snapshot_active(as->emu))
             save_resident(as, v, s, e);
         windows_for_each_piece(as, s, e, discard_piece, NULL);
-        if (v->prot & LX_PROT_EXEC)
-            backend_code_changed(as->be, s, e - s);
+        windows_uncharge(as, s, e);
+        /* A page touched again is charged again at its next TLB fill. */
+        backend_forget(as->be, s, e - s, v->prot & LX_PROT_EXEC);
     }
     return 0;
 }
@@ -481,8 +494,10 @@ static void copy_page_cb(void *ctx, uint64_t off)
 {
     struct copy_ctx *c = ctx;
     uint8_t *to = windows_host(c->dst, c->dst_addr + off, NULL);
-    if (to)
+    if (to) {
         memcpy(to, c->src + off, PAGE);
+        windows_charge(c->dst, c->dst_addr + off, PAGE);
+    }
 }
 
 /* Copies the resident pages of [addr, addr+len) of src's VMA v to dst_addr in dst's windows,

@@ -29,6 +29,9 @@ struct emu_config {
      * instructions (aspace_store_watch_*). Every guest load and store then takes the engine's
      * slow path, and the store interposition is off: for diagnosis only. */
     bool store_watch;
+    /* --max-mem: the guest's memory use past which emu_mem_over() is true, in bytes (0: no
+     * cap). Pages count from the guest's first touch until it unmaps them (windows.h). */
+    uint64_t max_mem;
 };
 
 /* NULL with a message in *err when the engine cannot be set up. */
@@ -39,6 +42,11 @@ const struct arch_desc *emu_arch(const struct emu *emu);
 struct arena *emu_arena(const struct emu *emu);
 /* True when guest stores to non-executable pages take the engine's inline path. */
 bool emu_fast_stores_active(const struct emu *emu);
+/* The guest's memory use in bytes, and whether it is past emu_config.max_mem: then the engine
+ * stops at the end of the block that went past (a budget exit), for the kernel model to act. */
+uint64_t emu_mem_used(const struct emu *emu);
+bool emu_mem_over(const struct emu *emu);
+uint64_t emu_mem_cap(const struct emu *emu);
 /* For the test of rseqemu's failure report: makes the engine library fail one of its own
  * assertions (too many regions in one engine), which ends the process. */
 void emu_engine_assert_test(void);

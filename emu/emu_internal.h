@@ -28,6 +28,8 @@ struct emu {
     int shm_fd;
     uint8_t *shm_view;
     uint64_t shm_size;
+    /* Guest memory in use and its cap, in pages (windows_charge()); the cap 0: none. */
+    uint64_t mem_pages, mem_cap_pages, mem_pages_snap;
 };
 
 /* aspace.c: the arena's table of address-space slots, made with the machine. */

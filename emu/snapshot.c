@@ -267,6 +267,7 @@ bool snap_aspace_release(struct emu *emu, struct aspace *as)
     /* Its engines keep their regions: what they map is what a restore compares. */
     ss->gone = true;
     copy_vmas(as, &ss->gone_vmas, &ss->gone_count, &ss->gone_cap);
+    windows_uncharge_all(as); /* its memory is the guest's no more, but kept for a restore */
     as->st->count = 0;
     as->st->in_use = false;
     emu->aspaces[as->id] = NULL;
@@ -354,6 +355,7 @@ void emu_snapshot_take(struct emu *emu)
     s->epoch++;
     s->active = true;
     s->shm_size = emu->shm_size;
+    emu->mem_pages_snap = emu->mem_pages;
     for (int i = 0; i < EMU_ASPACE_MAX; i++) {
         struct aspace *as = emu->aspaces[i];
         struct slot_snap *ss = &s->slots[i];
@@ -362,6 +364,7 @@ void emu_snapshot_take(struct emu *emu)
             continue;
         struct backend *b = aspace_backend(as);
         copy_vmas(as, &ss->vmas, &ss->count, &ss->cap);
+        windows_charge_save(as);
         ss->loaded = backend_loaded(b);
         backend_env_save(b);
     }
@@ -388,6 +391,7 @@ void emu_snapshot_restore(struct emu *emu)
         if (!as)
             continue;
         young_restore(s, as);
+        windows_charge_restore(as);
         if (ss->gone) {
             placements_restore(s, as, ss->gone_vmas, ss->gone_count, ss->vmas, ss->count);
             ss->gone = false;
@@ -398,6 +402,7 @@ void emu_snapshot_restore(struct emu *emu)
         backend_env_restore(as->be);
         backend_set_loaded(as->be, ss->loaded);
     }
+    emu->mem_pages = emu->mem_pages_snap;
     if (emu->shm_size > s->shm_size) {
         shm_discard(emu, s->shm_size, emu->shm_size - s->shm_size);
         emu->shm_size = s->shm_size;

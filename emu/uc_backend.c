@@ -37,7 +37,7 @@ struct icount_entry {
     uint32_t count;
 };
 
-enum stop_reason { STOP_NONE, STOP_SYSCALL, STOP_BUDGET, STOP_TRAP, STOP_WATCH };
+enum stop_reason { STOP_NONE, STOP_SYSCALL, STOP_BUDGET, STOP_TRAP, STOP_WATCH, STOP_MEM };
 
 struct backend;
 
@@ -99,8 +99,14 @@ static int engine_page_perms(struct page_source *src, uint64_t vaddr)
 static int engine_page_fill(struct page_source *src, uint64_t vaddr, bool *fast)
 {
     const struct engine *e = (const struct engine *)src;
-    int perms = aspace_tlb_fill(e->b->as, vaddr, fast);
-    *fast = *fast && e->b->emu->fast_stores;
+    struct backend *b = e->b;
+    int perms = aspace_tlb_fill(b->as, vaddr, fast);
+    *fast = *fast && b->emu->fast_stores;
+    /* Past --max-mem: the block ends, and the kernel model decides (emu_mem_over()). */
+    if (emu_mem_over(b->emu) && b->stop == STOP_NONE) {
+        b->stop = STOP_MEM;
+        uc_emu_stop(e->uc);
+    }
     return perms;
 }
 
@@ -583,7 +589,7 @@ static void classify(struct backend *b, uc_err e, struct emu_exit *out)
     case UC_ERR_OK:
         if (b->stop == STOP_SYSCALL) {
             out->kind = EMU_EXIT_SYSCALL;
-        } else if (b->stop == STOP_BUDGET) {
+        } else if (b->stop == STOP_BUDGET || b->stop == STOP_MEM) {
             out->kind = EMU_EXIT_BUDGET;
         } else if (b->stop == STOP_WATCH) {
             out->kind = EMU_EXIT_WATCH;
@@ -759,7 +765,7 @@ void backend_run(struct backend *b, const struct emu_run_params *p, struct emu_e
                 (unsigned long long)b->tb_start, b->tb_size);
         abort();
     }
-    if (p->exact && out->kind == EMU_EXIT_BUDGET && b->insns < b->budget)
+    if (p->exact && out->kind == EMU_EXIT_BUDGET && b->insns < b->budget && b->stop != STOP_MEM)
         precise_run(b, b->budget - b->insns, out);
     out->insns = b->insns;
     out->watch_countdown = b->watch_countdown;

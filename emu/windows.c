@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "aspace_internal.h"
@@ -86,7 +87,7 @@ static int window_add(struct aspace *as, guest_addr_t base, guest_addr_t end)
     }
     for (size_t j = w->n; j > i; j--)
         w->v[j] = w->v[j - 1];
-    w->v[i] = (struct window){base, end, host};
+    w->v[i] = (struct window){.base = base, .end = end, .host = host};
     w->n++;
     return 0;
 }
@@ -147,8 +148,120 @@ void windows_for_each_piece(const struct aspace *as, guest_addr_t start, guest_a
 
 void windows_free(struct window_set *w)
 {
-    for (size_t i = 0; i < w->n; i++)
+    for (size_t i = 0; i < w->n; i++) {
         munmap(w->v[i].host, w->v[i].end - w->v[i].base);
+        free(w->v[i].charged);
+        free(w->v[i].charged_snap);
+    }
     free(w->v);
     *w = (struct window_set){0};
+}
+
+/* ---- memory use ---- */
+
+#define PAGE_SHIFT 12
+
+static size_t bitmap_words(const struct window *v)
+{
+    return (size_t)(((v->end - v->base) >> PAGE_SHIFT) + 63) / 64;
+}
+
+static struct window *window_of(struct aspace *as, guest_addr_t addr)
+{
+    return (struct window *)window_find(&as->win, addr);
+}
+
+void windows_charge(struct aspace *as, guest_addr_t addr, uint64_t len)
+{
+    struct emu *emu = as->emu;
+    guest_addr_t pg = addr & ~((1ULL << PAGE_SHIFT) - 1), end = addr + len;
+    struct window *v = NULL;
+    for (; pg < end; pg += 1ULL << PAGE_SHIFT) {
+        if (!v || pg >= v->end) {
+            v = window_of(as, pg);
+            if (!v)
+                return;
+            if (!v->charged && !(v->charged = calloc(bitmap_words(v), sizeof(uint64_t))))
+                return; /* not counted: the cap is a guard, not a promise */
+        }
+        uint64_t i = (pg - v->base) >> PAGE_SHIFT, bit = 1ULL << (i % 64);
+        if (v->charged[i / 64] & bit)
+            continue;
+        v->charged[i / 64] |= bit;
+        v->charged_changed = true;
+        emu->mem_pages++;
+    }
+}
+
+void windows_uncharge(struct aspace *as, guest_addr_t start, guest_addr_t end)
+{
+    struct emu *emu = as->emu;
+    while (start < end) {
+        struct window *v = window_of(as, start);
+        if (!v)
+            return;
+        guest_addr_t stop = end < v->end ? end : v->end;
+        if (v->charged) {
+            for (uint64_t i = (start - v->base) >> PAGE_SHIFT, n = (stop - v->base) >> PAGE_SHIFT;
+                 i < n;) {
+                uint64_t *w = &v->charged[i / 64];
+                if (i % 64 == 0 && n - i >= 64) {
+                    emu->mem_pages -= (uint64_t)__builtin_popcountll(*w);
+                    v->charged_changed |= *w != 0;
+                    *w = 0;
+                    i += 64;
+                    continue;
+                }
+                uint64_t bit = 1ULL << (i % 64);
+                if (*w & bit) {
+                    *w &= ~bit;
+                    emu->mem_pages--;
+                    v->charged_changed = true;
+                }
+                i++;
+            }
+        }
+        start = stop;
+    }
+}
+
+void windows_uncharge_all(struct aspace *as)
+{
+    for (size_t i = 0; i < as->win.n; i++) {
+        const struct window *v = &as->win.v[i];
+        for (size_t j = 0; v->charged && j < bitmap_words(v); j++)
+            as->emu->mem_pages -= (uint64_t)__builtin_popcountll(v->charged[j]);
+    }
+}
+
+void windows_charge_save(struct aspace *as)
+{
+    for (size_t i = 0; i < as->win.n; i++) {
+        struct window *v = &as->win.v[i];
+        v->charged_changed = false;
+        if (!v->charged) {
+            free(v->charged_snap);
+            v->charged_snap = NULL;
+            continue;
+        }
+        size_t bytes = bitmap_words(v) * sizeof(uint64_t);
+        if (!v->charged_snap && !(v->charged_snap = malloc(bytes)))
+            continue;
+        memcpy(v->charged_snap, v->charged, bytes);
+    }
+}
+
+void windows_charge_restore(struct aspace *as)
+{
+    for (size_t i = 0; i < as->win.n; i++) {
+        struct window *v = &as->win.v[i];
+        if (!v->charged_changed || !v->charged)
+            continue;
+        size_t bytes = bitmap_words(v) * sizeof(uint64_t);
+        if (v->charged_snap)
+            memcpy(v->charged, v->charged_snap, bytes);
+        else
+            memset(v->charged, 0, bytes);
+        v->charged_changed = false;
+    }
 }

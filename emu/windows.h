@@ -25,6 +25,10 @@ struct aspace;
 struct window {
     guest_addr_t base, end;
     uint8_t *host;
+    /* Pages the guest's memory use is charged for (--max-mem), a bit each; and their copy at
+     * the snapshot (NULL: the window is younger), restored when changed since. */
+    uint64_t *charged, *charged_snap;
+    bool charged_changed;
 };
 
 struct window_set {
@@ -39,6 +43,17 @@ int windows_cover(struct aspace *as, guest_addr_t start, guest_addr_t end);
 /* Host address of guest addr, and in *avail the bytes from there that are contiguous on the
  * host (at least to the end of its window); NULL if no window covers addr. */
 uint8_t *windows_host(const struct aspace *as, guest_addr_t addr, uint64_t *avail);
+/* Memory use, counted in pages as the guest first touches them and given back as it unmaps or
+ * discards them (emu.h, emu_config.max_mem). A page that is only read is charged too when its
+ * mapping is writable: the engine does not say which access fills its TLB. */
+void windows_charge(struct aspace *as, guest_addr_t addr, uint64_t len);
+void windows_uncharge(struct aspace *as, guest_addr_t start, guest_addr_t end);
+/* Every page of the address space is given back (it ends), keeping the bits for a restore. */
+void windows_uncharge_all(struct aspace *as);
+/* snapshot.c: keep the bits; put them back. */
+void windows_charge_save(struct aspace *as);
+void windows_charge_restore(struct aspace *as);
+
 /* Calls fn for each host-contiguous piece of [start, end), in order; stops at a hole. */
 void windows_for_each_piece(const struct aspace *as, guest_addr_t start, guest_addr_t end,
                             void (*fn)(void *ctx, uint8_t *host, uint64_t len), void *ctx);

@@ -117,7 +117,8 @@ struct kernel *kernel_create(const struct kernel_config *cfg, char *err, size_t 
                               .fast_stores =
                                   cfg->no_fast_stores ? EMU_FAST_STORES_OFF : EMU_FAST_STORES_AUTO,
                               .verify_icount = cfg->verify_icount,
-                              .store_watch = cfg->rseq_watch};
+                              .store_watch = cfg->rseq_watch,
+                              .max_mem = cfg->max_mem};
     const char *why = NULL;
     k->emu = emu_create(&ecfg, k->arena, &why);
     if (!k->emu) {

@@ -94,6 +94,9 @@ struct kernel_config {
     uint64_t offline;
     uint64_t seed;
     uint64_t max_insns; /* 0: unlimited */
+    /* --max-mem: the guest's memory use is capped at this many bytes (0: no cap); past it the
+     * process is killed as by the OOM killer, and a mapping larger than it gets ENOMEM. */
+    uint64_t max_mem;
     enum kernel_profile profile;
     int nodes; /* NUMA nodes the CPUs are spread over, 1 to ncpus */
     bool no_fast_stores;

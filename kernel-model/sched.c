@@ -12,6 +12,7 @@
 #include "emu/arena.h"
 #include "emu/aspace.h"
 #include "emu/cpu.h"
+#include "emu/emu.h"
 #include "event.h"
 #include "futex.h"
 #include "hotplug.h"
@@ -684,6 +685,22 @@ static void handle_trap(struct kernel *k, struct task *t, const struct emu_exit 
     signal_force(k, t, sig, code, addr, 0);
 }
 
+/* The guest's memory use went past --max-mem: its process is killed as the OOM killer
+ * kills, with SIGKILL (spec 7.9). Its memory is given back as it exits. */
+static void oom_kill(struct kernel *k, struct task *t)
+{
+    struct process *p = t->proc;
+    if (p->state != PROC_ALIVE || p->group_exiting)
+        return;
+    report_fatal(k,
+                 "out of memory: the guest's memory use reached --max-mem %llu MiB; process %d "
+                 "killed by SIGKILL, as the OOM killer would (tid %d at 0x%llx)",
+                 (unsigned long long)(emu_mem_cap(k->emu) >> 20), p->pid, t->tid,
+                 (unsigned long long)task_reg(k, t, REG_IP));
+    struct ksiginfo info = {.signo = LX_SIGKILL, .code = LX_SI_KERNEL, .kind = KSI_KERNEL};
+    signal_send_process(k, p, &info);
+}
+
 static void handle_exit(struct kernel *k, struct kcpu *c, struct task *t, const struct emu_exit *ex,
                         bool resumed, guest_addr_t counted_end)
 {
@@ -722,6 +739,8 @@ static void handle_exit(struct kernel *k, struct kcpu *c, struct task *t, const 
         snprintf(k->result.message, sizeof(k->result.message), "%s", ex->error);
         break;
     }
+    if (emu_mem_over(k->emu))
+        oom_kill(k, t);
 }
 
 /* CPU `want`, if t may run there, else a random other CPU t may run on; -1 if none. */

@@ -228,6 +228,7 @@ enum key {
     KEY_OFFLINE,
     KEY_PCT_DEPTH,
     KEY_PCT_STEPS,
+    KEY_MAX_MEM,
     KEY_COUNT
 };
 static const char *const key_names[KEY_COUNT] = {
@@ -249,6 +250,7 @@ static const char *const key_names[KEY_COUNT] = {
     [KEY_OFFLINE] = "offline",
     [KEY_PCT_DEPTH] = "pct-depth",
     [KEY_PCT_STEPS] = "pct-steps",
+    [KEY_MAX_MEM] = "max-mem",
 };
 
 static bool header_line(struct parser *ps, const char *key)
@@ -334,6 +336,10 @@ static bool header_line(struct parser *ps, const char *key)
         break;
     case KEY_MAX_INSNS:
         if (!number(ps, "max-insns", word(ps), 0, UINT64_MAX, &s->max_insns))
+            return false;
+        break;
+    case KEY_MAX_MEM:
+        if (!number(ps, "max-mem", word(ps), 0, UINT64_MAX, &s->max_mem))
             return false;
         break;
     case KEY_CS_SPAN:
@@ -704,6 +710,8 @@ void schedule_write_header(FILE *out, const struct schedule *s)
     fprintf(out, "nodes %d\nkernel %s\nseed %llu\nmax-insns %llu\n", s->nodes,
             kernel_profile_names[s->kernel], (unsigned long long)s->seed,
             (unsigned long long)s->max_insns);
+    if (s->max_mem)
+        fprintf(out, "max-mem %llu\n", (unsigned long long)s->max_mem);
     fprintf(out, "cs-inject-span %u\nrseq-debug %s\n", s->cs_inject_span,
             kernel_rseq_debug_names[s->rseq_debug]);
     if (s->cpu_opv_nr)

@@ -74,6 +74,7 @@ struct schedule {
     uint64_t offline; /* CPUs offline from the start (--offline), bit per CPU */
     enum kernel_profile kernel;
     uint64_t seed, max_insns;
+    uint64_t max_mem; /* bytes; 0: not given (or no cap) */
     uint32_t cs_inject_span;
     enum kernel_rseq_debug rseq_debug;
     int cpu_opv_nr;            /* 0: off */

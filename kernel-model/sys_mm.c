@@ -1,6 +1,7 @@
 /* brk, mmap, munmap, mprotect, mremap, madvise (spec 7.9). Only anonymous memory exists: the
  * guest has no files to map. */
 #include "emu/aspace.h"
+#include "emu/emu.h"
 #include "mm.h"
 #include "syscall.h"
 #include "task.h"
@@ -75,6 +76,12 @@ long sys_mmap(struct kernel *k, struct task *t, const struct sys_args *a)
         if (!addr)
             return -LX_ENOMEM;
     }
+    /* Overcommit's heuristic (mode 0): one mapping that must be accounted (private writable
+     * or shared, without MAP_NORESERVE) may not exceed the machine's memory, here the cap. */
+    bool accounted =
+        (type == LX_MAP_SHARED || (prot & LX_PROT_WRITE)) && !(flags & LX_MAP_NORESERVE);
+    if (accounted && emu_mem_cap(k->emu) && len > emu_mem_cap(k->emu))
+        return -LX_ENOMEM;
     int rc = aspace_map(mm->as, addr, len, prot & (LX_PROT_READ | LX_PROT_WRITE | LX_PROT_EXEC),
                         type == LX_MAP_SHARED ? ASPACE_MAP_SHARED : 0);
     return rc ? rc : (long)addr;

@@ -377,6 +377,37 @@ def case_crash_test_malformed():
     expect_stderr(r, r"RSEQEMU_CRASH_TEST must be", count=1)
 
 
+def case_max_mem(tmp, arch):
+    """--max-mem: a guest that touches 1 GiB under a 256 MiB cap is killed as by the OOM killer
+    (SIGKILL, status 137) with a report naming the cap, and rseqemu itself never holds much more
+    than the cap; a mapping larger than the cap gets ENOMEM (overcommit's heuristic); the cap is
+    recorded, and the replay ends the same way."""
+    record = Path(tmp) / "oom.sched"
+    r = emu(guest(arch, "mem_hog"), "touch", "1024", "64",
+            options=("--max-mem", "256M", "--record", record))
+    expect_status(r, 137)
+    expect_stderr(r, r"^rseqemu: out of memory: the guest's memory use reached --max-mem 256 MiB; "
+                     r"process \d+ killed by SIGKILL", count=1)
+    if not r.out.endswith("192 MiB in use\n"):
+        raise Failure(f"the guest should fill 3 chunks of 64 MiB, not 4\n{r.describe()}")
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if peak_kib > (256 + 64) * 1024:
+        raise Failure(f"rseqemu's peak RSS was {peak_kib} KiB under a 256 MiB cap")
+    if "\nmax-mem 268435456\n" not in record.read_text():
+        raise Failure("the recording does not hold the cap")
+    rr = run([RSEQEMU, "replay", record])
+    expect_status(rr, 137)
+    expect_stdout(rr, r.stdout, "the recorded run's stdout")
+    big = emu(guest(arch, "mem_hog"), "map", "300", options=("--max-mem", "256M"))
+    expect_status(big, 1)
+    expect_stdout(big, b"mmap of 300 MiB: Cannot allocate memory\n")
+    fits = emu(guest(arch, "mem_hog"), "touch", "200", "50", options=("--max-mem", "256M"))
+    expect_status(fits, 0)
+    bad = emu(guest(arch, "hello"), options=("--max-mem", "lots"))
+    expect_status(bad, 64)
+    expect_stderr(bad, r"--max-mem must be a size such as 256M", count=1)
+
+
 def case_segv_pc(arch):
     """A synchronous SIGSEGV's frame PC is the faulting instruction (checked natively first)."""
     r = emu(guest(arch, "segv_pc"))
