@@ -1,8 +1,11 @@
-/* Guest mappings kept as a sorted array of VMAs in the state arena, backed by the address
+/* Guest mappings kept as a tree of VMAs in the state arena (vma_tree.h), backed by the address
  * space's windows (windows.h), whose host memory the engine uses directly; the protections are
- * the VMAs', which the engine asks for (aspace_page_perms()). */
+ * the VMAs', which the engine asks for (aspace_page_perms()). Mappings are split, merged and
+ * counted as Linux 6.1's mm/mmap.c and mm/mprotect.c do it, so that a guest sees the same
+ * /proc/self/maps and meets vm.max_map_count at the same call. */
 #include "aspace.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -30,13 +33,53 @@ static uint8_t *vma_host(const struct aspace *as, const struct vma *v, guest_add
     return windows_host(as, addr, avail);
 }
 
+/* Memory made since the snapshot goes away whole at a restore: its pages need no copy.
+ * Shared memory is young when the file grew since; private memory when it was mapped since. */
+static bool page_young(const struct aspace *as, const struct vma *v, guest_addr_t pg)
+{
+    if (v->flags & ASPACE_MAP_SHARED)
+        return snap_shm_young(as->emu, v->shm_off + (pg - v->start));
+    return windows_young(as, pg);
+}
+
 /* Pages about to change: the snapshot keeps what they held (snapshot.c). */
-static void snap_note(const struct aspace *as, const struct vma *v, guest_addr_t addr, size_t len)
+static void snap_note(const struct aspace *as, const struct vma *v, guest_addr_t addr, size_t len,
+                      int prot)
 {
     if (!emu_snapshot_active(as->emu) || len == 0)
         return;
     for (guest_addr_t pg = addr & ~(PAGE - 1); pg < addr + len; pg += PAGE)
-        snap_page_write(as->emu, vma_host(as, v, pg, NULL), v->epoch, v->prot, as->id, pg);
+        if (!page_young(as, v, pg))
+            snap_page_write(as->emu, vma_host(as, v, pg, NULL), prot, as->id, pg);
+}
+
+/* Code is about to be made in [s, e) of v: its translations must not outlive a restore of the
+ * bytes under it. Old pages are kept with the mark; young ones are given back whole anyway,
+ * and marked so that their translations go too. */
+static void snap_note_code(struct aspace *as, const struct vma *v, guest_addr_t s, guest_addr_t e)
+{
+    if (!emu_snapshot_active(as->emu))
+        return;
+    guest_addr_t run = 0; /* start of the current run of young pages, 0: none */
+    for (guest_addr_t pg = s; pg <= e; pg += PAGE) {
+        bool young = pg < e && page_young(as, v, pg);
+        if (young && !run)
+            run = pg;
+        if (!young && run) {
+            snap_young_range(as, run, pg - run, v->flags & ASPACE_MAP_SHARED, true);
+            run = 0;
+        }
+        if (pg < e && !young)
+            snap_page_write(as->emu, vma_host(as, v, pg, NULL), LX_PROT_EXEC, as->id, pg);
+    }
+}
+
+/* Private memory gets its anon_vma at its first write (Linux's anon_vma_prepare()); the engine
+ * does not tell a read from a write, so the first touch of a writable mapping stands for it. */
+static void vma_touch(struct aspace *as, const struct vma *v)
+{
+    if (!v->anon && !(v->flags & ASPACE_MAP_SHARED))
+        ((struct vma *)v)->anon = as->st->next_backing_id++;
 }
 
 /* Pages about to be written: they count towards the guest's memory use (windows.h) too. */
@@ -45,7 +88,8 @@ static void note_write(const struct aspace *as, const struct vma *v, guest_addr_
     if (len == 0)
         return;
     windows_charge((struct aspace *)as, addr, len);
-    snap_note(as, v, addr, len);
+    vma_touch((struct aspace *)as, v);
+    snap_note(as, v, addr, len, v->prot);
 }
 
 /* Calls fn for each resident host page of [p, p+len) (page-aligned), in order. Pages never
@@ -67,10 +111,10 @@ void aspace_table_init(struct emu *emu)
 {
     struct aspace_table *t = ARENA_NEW_ARRAY(emu->arena, struct aspace_table, 1);
     emu->aspace_table = t;
+    t->vma_pool = vma_pool_create(emu->arena);
     arena_bound(emu->arena, t->slots, sizeof(struct aspace_state), EMU_ASPACE_MAX, &t->slots_hwm);
     for (int i = 0; i < EMU_ASPACE_MAX; i++) {
         struct aspace_state *st = &t->slots[i];
-        arena_bound(emu->arena, st->vmas, sizeof(struct vma), ASPACE_VMA_MAX, &st->vma_hwm);
         arena_bound(emu->arena, st->time_sites, sizeof(struct time_site), ASPACE_TIME_SITES_MAX,
                     &st->time_hwm);
         arena_bound(emu->arena, st->watch.ranges, sizeof(struct watch_range), WATCH_RANGES_MAX,
@@ -106,8 +150,7 @@ struct aspace *aspace_create(struct emu *emu, const char **err)
     /* A slot used before keeps stale entries in its tables, below their high-water marks,
      * where nothing reads them. */
     as->st->in_use = true;
-    as->st->count = 0;
-    as->st->find_hint = 0;
+    vma_tree_init(&as->st->vmas, t->vma_pool, (uint32_t)slot + 1);
     as->st->ntime_sites = 0;
     as->st->watch.count = 0;
     memset(as->st->watch.pages, 0, sizeof(as->st->watch.pages));
@@ -141,9 +184,10 @@ static void unplace_piece(void *ctx, uint8_t *host, uint64_t len)
 
 /* The guest no longer maps [start, end) of v: its pages read as zeros again, after the
  * snapshot kept what they held at the snapshot. */
-static void host_release(struct aspace *as, struct vma *v, guest_addr_t start, guest_addr_t end)
+static void host_release(struct aspace *as, const struct vma *v, guest_addr_t start,
+                         guest_addr_t end)
 {
-    if (emu_snapshot_active(as->emu) && v->epoch != snap_epoch(as->emu))
+    if (emu_snapshot_active(as->emu))
         save_resident(as, v, start, end);
     windows_for_each_piece(as, start, end,
                            v->flags & ASPACE_MAP_SHARED ? unplace_piece : discard_piece, NULL);
@@ -162,13 +206,14 @@ void aspace_free(struct aspace *as)
     free(as);
 }
 
+static void release_cb(void *ctx, const struct vma *v) { host_release(ctx, v, v->start, v->end); }
+
 void aspace_destroy(struct aspace *as)
 {
     if (!as || !snap_aspace_release(as->emu, as))
         return;
-    for (size_t i = 0; i < as->st->count; i++)
-        host_release(as, &as->st->vmas[i], as->st->vmas[i].start, as->st->vmas[i].end);
-    as->st->count = 0;
+    vma_tree_walk(&as->st->vmas, release_cb, as);
+    vma_tree_clear(&as->st->vmas);
     as->st->in_use = false;
     aspace_free(as);
 }
@@ -182,33 +227,9 @@ struct store_watch_table *aspace_store_watch_table(const struct aspace *as)
     return &as->st->store_watch;
 }
 
-/* Index of the first VMA whose end is above addr (count if none). */
-static size_t vma_search(const struct aspace_state *st, guest_addr_t addr)
+static struct vma *vma_find(const struct aspace *as, guest_addr_t addr)
 {
-    size_t lo = 0, hi = st->count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (st->vmas[mid].end <= addr)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* The kernel model touches the same few mappings again and again (rseq areas, stacks): the
- * last one found is tried first. The hint is only ever a guess, checked before use. */
-static const struct vma *vma_find(const struct aspace_state *st, guest_addr_t addr)
-{
-    size_t h = st->find_hint;
-    if (h < st->count && st->vmas[h].start <= addr && addr < st->vmas[h].end)
-        return &st->vmas[h];
-    size_t i = vma_search(st, addr);
-    if (i < st->count && st->vmas[i].start <= addr) {
-        ((struct aspace_state *)st)->find_hint = i;
-        return &st->vmas[i];
-    }
-    return NULL;
+    return vma_tree_find(&as->st->vmas, addr);
 }
 
 /* UC_PROT_* values, which are also the engine's PAGE_* TLB bits. */
@@ -229,13 +250,13 @@ static int engine_perms(int prot)
 
 int aspace_page_perms(const struct aspace *as, guest_addr_t vaddr)
 {
-    const struct vma *v = vma_find(as->st, vaddr);
+    const struct vma *v = vma_find(as, vaddr);
     return v ? engine_perms(v->prot) : -1;
 }
 
 int aspace_tlb_fill(struct aspace *as, guest_addr_t vaddr, bool *fast)
 {
-    const struct vma *v = vma_find(as->st, vaddr);
+    const struct vma *v = vma_find(as, vaddr);
     *fast = false;
     if (!v)
         return -1;
@@ -247,72 +268,129 @@ int aspace_tlb_fill(struct aspace *as, guest_addr_t vaddr, bool *fast)
     return engine_perms(v->prot);
 }
 
-static void vma_count_up(struct aspace_state *st) { arena_hwm_raise(&st->vma_hwm, ++st->count); }
+/* ---- splitting and merging, as Linux does it ---- */
 
-/* Splits the VMA containing addr so that a VMA starts at addr. -LX_ENOMEM when full. */
-static int vma_split_at(struct aspace_state *st, guest_addr_t addr)
+/* The pool of mappings is shared by the machine's processes: one at vm.max_map_count never
+ * fills it, several near it could. */
+static struct vma *vma_add(struct aspace *as, const struct vma *v)
 {
-    size_t i = vma_search(st, addr);
-    if (i >= st->count || st->vmas[i].start >= addr)
+    struct vma *in = vma_tree_insert(&as->st->vmas, v);
+    if (!in && !as->vma_pool_full_noted) {
+        as->vma_pool_full_noted = true;
+        fprintf(stderr,
+                "rseqemu: notice: the guest's processes hold %d mappings in all, as many as "
+                "rseqemu keeps; mappings beyond them get ENOMEM\n",
+                VMA_POOL_CAP);
+    }
+    return in;
+}
+
+/* Whether a, directly below b, may be one mapping: Linux's is_mergeable_vma() and
+ * is_mergeable_anon_vma() (mm/mmap.c). The same protection and kind; private pages written
+ * under two different anon_vmas stay apart; shared memory must be one object, contiguous. */
+static bool vma_mergeable(const struct vma *a, const struct vma *b)
+{
+    if (a->end != b->start || a->prot != b->prot || a->flags != b->flags)
+        return false;
+    uint64_t len = a->end - a->start;
+    if (a->flags & ASPACE_MAP_SHARED)
+        return a->backing_id == b->backing_id && a->backing_off + len == b->backing_off &&
+               a->shm_off + len == b->shm_off;
+    if ((a->flags & ASPACE_MAP_FILE) &&
+        (a->backing_id != b->backing_id || a->backing_off + len != b->backing_off))
+        return false;
+    return !a->anon || !b->anon || a->anon == b->anon;
+}
+
+/* b, directly above a, becomes part of a. */
+static void vma_absorb_next(struct aspace_state *st, struct vma *a, struct vma *b)
+{
+    guest_addr_t end = b->end;
+    if (!a->anon)
+        a->anon = b->anon;
+    vma_tree_erase(&st->vmas, b);
+    a->end = end;
+    vma_tree_changed(&st->vmas, a);
+}
+
+/* The mapping directly above v (starting at its end), or NULL. */
+static struct vma *vma_above(const struct aspace_state *st, const struct vma *v)
+{
+    struct vma *n = vma_tree_ceil(&st->vmas, v->end);
+    return n && n->start == v->end ? n : NULL;
+}
+
+/* The mapping directly below v (ending at its start), or NULL. */
+static struct vma *vma_under(const struct aspace_state *st, const struct vma *v)
+{
+    struct vma *p = vma_tree_below(&st->vmas, v->start);
+    return p && p->end == v->start ? p : NULL;
+}
+
+/* v merged with whichever neighbours it may merge with (vma_merge()); what it became. */
+static struct vma *vma_merge_around(struct aspace_state *st, struct vma *v)
+{
+    struct vma *p = vma_under(st, v), *n;
+    if (p && vma_mergeable(p, v)) {
+        vma_absorb_next(st, p, v);
+        v = p;
+    }
+    if ((n = vma_above(st, v)) && vma_mergeable(v, n))
+        vma_absorb_next(st, v, n);
+    return v;
+}
+
+/* Splits the mapping containing addr so that one starts at addr. Linux refuses a split that
+ * could take the count past vm.max_map_count where it checks (checked), and lets it go a
+ * little above where it does not. */
+static int vma_split_at(struct aspace *as, guest_addr_t addr, bool checked)
+{
+    struct aspace_state *st = as->st;
+    struct vma *lo = vma_tree_find(&st->vmas, addr);
+    if (!lo || lo->start == addr)
         return 0;
-    if (st->count == ASPACE_VMA_MAX)
+    if (checked && vma_tree_count(&st->vmas) >= ASPACE_MAX_MAP_COUNT)
         return -LX_ENOMEM;
-    memmove(&st->vmas[i + 1], &st->vmas[i], (st->count - i) * sizeof(struct vma));
-    vma_count_up(st);
-    struct vma *lo = &st->vmas[i], *hi = &st->vmas[i + 1];
+    struct vma hi = *lo;
     uint64_t cut = addr - lo->start;
+    hi.start = addr;
+    hi.backing_off += cut;
+    hi.shm_off += cut;
     lo->end = addr;
-    hi->start = addr;
-    hi->backing_off += cut;
-    hi->shm_off += cut;
-    return 0;
-}
-
-/* VMAs start at addr and at end, so that whole VMAs cover [addr, end). */
-static int vma_split_range(struct aspace_state *st, guest_addr_t addr, guest_addr_t end)
-{
-    int rc = vma_split_at(st, addr);
-    return rc ? rc : vma_split_at(st, end);
-}
-
-static void vma_remove(struct aspace_state *st, size_t i, size_t n)
-{
-    memmove(&st->vmas[i], &st->vmas[i + n], (st->count - i - n) * sizeof(struct vma));
-    st->count -= n;
-}
-
-static int vma_insert(struct aspace_state *st, const struct vma *v)
-{
-    if (st->count == ASPACE_VMA_MAX)
+    vma_tree_changed(&st->vmas, lo);
+    if (!vma_add(as, &hi)) {
+        lo->end = hi.end;
+        vma_tree_changed(&st->vmas, lo);
         return -LX_ENOMEM;
-    size_t i = vma_search(st, v->start);
-    memmove(&st->vmas[i + 1], &st->vmas[i], (st->count - i) * sizeof(struct vma));
-    st->vmas[i] = *v;
-    vma_count_up(st);
+    }
     return 0;
 }
 
+/* do_mas_align_munmap(): the first split is checked only when the range lies inside one
+ * mapping, the only case where the count grows. */
 int aspace_unmap(struct aspace *as, guest_addr_t addr, uint64_t len)
 {
     if (!page_aligned(addr) || !page_aligned(len) || addr + len < addr)
         return -LX_EINVAL;
     if (len == 0)
         return 0;
+    struct aspace_state *st = as->st;
     guest_addr_t end = addr + len;
-    int rc = vma_split_range(as->st, addr, end);
+    struct vma *first = vma_tree_ceil(&st->vmas, addr);
+    if (!first || first->start >= end)
+        return 0;
+    int rc = vma_split_at(as, addr, end < first->end);
+    if (rc == 0)
+        rc = vma_split_at(as, end, false);
     if (rc)
         return rc;
-    size_t first = vma_search(as->st, addr), n = 0;
     bool code = false;
-    while (first + n < as->st->count && as->st->vmas[first + n].start < end) {
-        struct vma *v = &as->st->vmas[first + n];
+    struct vma *v;
+    while ((v = vma_tree_ceil(&st->vmas, addr)) && v->start < end) {
         host_release(as, v, v->start, v->end);
         code |= (v->prot & LX_PROT_EXEC) != 0;
-        n++;
+        vma_tree_erase(&st->vmas, v);
     }
-    if (n == 0)
-        return 0;
-    vma_remove(as->st, first, n);
     backend_forget(as->be, addr, len, code);
     return 0;
 }
@@ -331,51 +409,71 @@ static void place_piece(void *ctx, uint8_t *host, uint64_t len)
     c->off += len;
 }
 
-/* A new VMA over [addr, addr+len), which is free and covered by windows. Its memory reads as
- * zero, or is the shared memory at shm_off, made in snapshot epoch `epoch`. */
-static int map_new(struct aspace *as, guest_addr_t addr, uint64_t len, int prot, int flags,
-                   uint64_t backing_id, uint64_t backing_off, uint64_t shm_off, uint32_t epoch)
+/* The mapping v, whose range is free and covered by windows: its memory reads as zero, or is
+ * the shared memory at v->shm_off. merge: joined with its neighbours where Linux would (a new
+ * mapping); a copy for fork keeps its parent's mappings one for one. */
+static int map_new(struct aspace *as, const struct vma *v, bool merge)
 {
-    if (flags & ASPACE_MAP_SHARED) {
-        struct place_ctx c = {as->emu, shm_off, 0};
-        windows_for_each_piece(as, addr, addr + len, place_piece, &c);
+    uint64_t len = v->end - v->start;
+    if (v->flags & ASPACE_MAP_SHARED) {
+        struct place_ctx c = {as->emu, v->shm_off, 0};
+        windows_for_each_piece(as, v->start, v->end, place_piece, &c);
         if (c.rc) {
-            windows_for_each_piece(as, addr, addr + len, unplace_piece, NULL);
+            windows_for_each_piece(as, v->start, v->end, unplace_piece, NULL);
             return c.rc;
         }
     }
-    struct vma v = {.start = addr,
-                    .end = addr + len,
-                    .prot = prot,
-                    .flags = flags,
-                    .epoch = epoch,
-                    .backing_id = backing_id,
-                    .backing_off = backing_off,
-                    .shm_off = shm_off};
-    int rc = vma_insert(as->st, &v);
-    if (rc) {
-        if (flags & ASPACE_MAP_SHARED)
-            windows_for_each_piece(as, addr, addr + len, unplace_piece, NULL);
-        return rc;
+    struct vma *in = vma_add(as, v);
+    if (!in) {
+        if (v->flags & ASPACE_MAP_SHARED)
+            windows_for_each_piece(as, v->start, v->end, unplace_piece, NULL);
+        return -LX_ENOMEM;
     }
-    snap_young_range(as, addr, len, flags & ASPACE_MAP_SHARED, prot & LX_PROT_EXEC);
+    if (emu_snapshot_active(as->emu)) {
+        if (!(v->flags & ASPACE_MAP_SHARED))
+            windows_young_mark(as, v->start, v->end);
+        snap_young_range(as, v->start, len, v->flags & ASPACE_MAP_SHARED, v->prot & LX_PROT_EXEC);
+    }
+    if (merge)
+        vma_merge_around(as->st, in);
     return 0;
+}
+
+static int map_range(struct aspace *as, struct vma *v)
+{
+    if (!page_aligned(v->start) || !page_aligned(v->end) || v->end <= v->start)
+        return -LX_EINVAL;
+    /* do_mmap() and do_brk_flags() (mm/mmap.c). */
+    if (vma_tree_count(&as->st->vmas) > ASPACE_MAX_MAP_COUNT)
+        return -LX_ENOMEM;
+    int rc = windows_cover(as, v->start, v->end);
+    if (rc == 0)
+        rc = aspace_unmap(as, v->start, v->end - v->start);
+    if (rc == 0 && (v->flags & ASPACE_MAP_SHARED))
+        rc = shm_alloc(as->emu, v->end - v->start, &v->shm_off);
+    return rc ? rc : map_new(as, v, true);
 }
 
 int aspace_map(struct aspace *as, guest_addr_t addr, uint64_t len, int prot, int flags)
 {
-    if (!page_aligned(addr) || !page_aligned(len) || len == 0 || addr + len < addr)
-        return -LX_EINVAL;
-    int rc = windows_cover(as, addr, addr + len);
-    if (rc == 0)
-        rc = aspace_unmap(as, addr, len);
-    uint64_t shm_off = 0;
-    if (rc == 0 && (flags & ASPACE_MAP_SHARED))
-        rc = shm_alloc(as->emu, len, &shm_off);
-    if (rc)
-        return rc;
-    return map_new(as, addr, len, prot, flags, as->st->next_backing_id++, 0, shm_off,
-                   snap_epoch(as->emu));
+    struct vma v = {.start = addr,
+                    .end = addr + len,
+                    .prot = prot,
+                    .flags = flags & ~ASPACE_MAP_FILE,
+                    .backing_id = as->st->next_backing_id++};
+    return map_range(as, &v);
+}
+
+int aspace_map_file(struct aspace *as, guest_addr_t addr, uint64_t len, int prot, uint64_t id,
+                    uint64_t off)
+{
+    struct vma v = {.start = addr,
+                    .end = addr + len,
+                    .prot = prot,
+                    .flags = ASPACE_MAP_FILE,
+                    .backing_id = id,
+                    .backing_off = off};
+    return map_range(as, &v);
 }
 
 bool aspace_range_mapped(const struct aspace *as, guest_addr_t addr, uint64_t len)
@@ -383,21 +481,75 @@ bool aspace_range_mapped(const struct aspace *as, guest_addr_t addr, uint64_t le
     guest_addr_t end = addr + len;
     if (end < addr)
         return false;
-    size_t i = vma_search(as->st, addr);
-    guest_addr_t at = addr;
-    while (at < end) {
-        if (i >= as->st->count || as->st->vmas[i].start > at)
+    for (guest_addr_t at = addr; at < end;) {
+        const struct vma *v = vma_find(as, at);
+        if (!v)
             return false;
-        at = as->st->vmas[i].end;
-        i++;
+        at = v->end;
     }
     return true;
 }
 
 bool aspace_range_free(const struct aspace *as, guest_addr_t addr, uint64_t len)
 {
-    size_t i = vma_search(as->st, addr);
-    return i >= as->st->count || as->st->vmas[i].start >= addr + len;
+    const struct vma *v = vma_tree_ceil(&as->st->vmas, addr);
+    return !v || v->start >= addr + len;
+}
+
+/* mprotect_fixup() on [s, e) of v (mm/mprotect.c): the piece joins the mapping below or
+ * above it when it may (vma_merge()), or is split off, each split checked against
+ * vm.max_map_count. */
+static int protect_piece(struct aspace *as, struct vma *v, guest_addr_t s, guest_addr_t e, int prot)
+{
+    struct aspace_state *st = as->st;
+    struct vma piece = *v;
+    piece.start = s;
+    piece.end = e;
+    piece.prot = prot;
+    piece.backing_off += s - v->start;
+    piece.shm_off += s - v->start;
+    struct vma *p = s == v->start ? vma_under(st, v) : NULL;
+    struct vma *n = e == v->end ? vma_above(st, v) : NULL;
+    bool to_p = p && vma_mergeable(p, &piece), to_n = n && vma_mergeable(&piece, n);
+    if (prot & LX_PROT_EXEC)
+        snap_note_code(as, v, s, e);
+    if (!to_p && !to_n) {
+        int rc = vma_split_at(as, s, true);
+        if (rc == 0)
+            rc = vma_split_at(as, e, true);
+        if (rc)
+            return rc;
+        vma_find(as, s)->prot = prot;
+        return 0;
+    }
+    /* v gives up [s, e) first, so that no two mappings ever overlap in the tree. */
+    if (s == v->start && e == v->end) {
+        vma_tree_erase(&st->vmas, v);
+    } else if (to_p) {
+        v->start = e;
+        v->backing_off += e - s;
+        v->shm_off += e - s;
+        vma_tree_changed(&st->vmas, v);
+    } else {
+        v->end = s;
+        vma_tree_changed(&st->vmas, v);
+    }
+    if (to_p) {
+        if (!p->anon)
+            p->anon = piece.anon;
+        p->end = e;
+        vma_tree_changed(&st->vmas, p);
+        if (to_n && vma_mergeable(p, n))
+            vma_absorb_next(st, p, n);
+    } else {
+        if (!n->anon)
+            n->anon = piece.anon;
+        n->start = s;
+        n->backing_off -= e - s;
+        n->shm_off -= e - s;
+        vma_tree_changed(&st->vmas, n);
+    }
+    return 0;
 }
 
 int aspace_protect(struct aspace *as, guest_addr_t addr, uint64_t len, int prot)
@@ -410,26 +562,19 @@ int aspace_protect(struct aspace *as, guest_addr_t addr, uint64_t len, int prot)
     if (!aspace_range_mapped(as, addr, len))
         return -LX_ENOMEM;
     guest_addr_t end = addr + len;
-    int rc = vma_split_range(as->st, addr, end);
-    if (rc)
-        return rc;
     bool code = false;
-    for (size_t i = vma_search(as->st, addr); i < as->st->count && as->st->vmas[i].start < end;
-         i++) {
-        struct vma *v = &as->st->vmas[i];
+    int rc = 0;
+    for (guest_addr_t at = addr; at < end && rc == 0;) {
+        struct vma *v = vma_find(as, at);
+        guest_addr_t e = v->end < end ? v->end : end;
         code |= ((v->prot | prot) & LX_PROT_EXEC) != 0;
-        v->prot = prot;
-        /* Code made since the snapshot must not outlive a restore of the bytes under it. */
-        if (prot & LX_PROT_EXEC) {
-            if (v->epoch == snap_epoch(as->emu))
-                snap_young_range(as, v->start, v->end - v->start, v->flags & ASPACE_MAP_SHARED,
-                                 true);
-            else
-                snap_note(as, v, v->start, v->end - v->start);
-        }
+        if (v->prot != prot)
+            rc = protect_piece(as, v, at, e, prot);
+        at = e;
     }
+    /* What changed before a refused split stays changed, as on Linux. */
     backend_forget(as->be, addr, len, code);
-    return 0;
+    return rc;
 }
 
 struct resident_ctx {
@@ -441,10 +586,10 @@ struct resident_ctx {
 static void save_page_cb(void *ctx, uint64_t off)
 {
     struct resident_ctx *c = ctx;
-    snap_note(c->as, c->v, c->start + off, PAGE);
+    snap_note(c->as, c->v, c->start + off, PAGE, c->v->prot);
 }
 
-/* madvise(MADV_DONTNEED) is about to zero [s, e) of v: the snapshot keeps what it held. */
+/* [s, e) of v is about to be zeroed or unmapped: the snapshot keeps what it held. */
 static void save_resident(const struct aspace *as, const struct vma *v, guest_addr_t s,
                           guest_addr_t e)
 {
@@ -468,12 +613,12 @@ int aspace_discard(struct aspace *as, guest_addr_t addr, uint64_t len)
     if (!aspace_range_mapped(as, addr, len))
         return -LX_ENOMEM;
     guest_addr_t end = addr + len;
-    for (size_t i = vma_search(as->st, addr); i < as->st->count && as->st->vmas[i].start < end;
-         i++) {
-        struct vma *v = &as->st->vmas[i];
+    for (guest_addr_t at = addr; at < end;) {
+        const struct vma *v = vma_find(as, at);
+        guest_addr_t s = at, e = v->end < end ? v->end : end;
+        at = e;
         if (v->flags & ASPACE_MAP_SHARED)
             continue; /* shared memory keeps its contents, as with a shmem mapping */
-        guest_addr_t s = v->start > addr ? v->start : addr, e = v->end < end ? v->end : end;
         if (emu_snapshot_active(as->emu))
             save_resident(as, v, s, e);
         windows_for_each_piece(as, s, e, discard_piece, NULL);
@@ -522,7 +667,7 @@ static void copy_resident(struct aspace *dst, guest_addr_t dst_addr, const struc
 int aspace_move(struct aspace *as, guest_addr_t old_addr, uint64_t old_len, guest_addr_t new_addr,
                 uint64_t new_len)
 {
-    const struct vma *found = vma_find(as->st, old_addr);
+    const struct vma *found = vma_find(as, old_addr);
     if (!found || found->end < old_addr + old_len)
         return -LX_EFAULT;
     struct vma v = *found;
@@ -531,50 +676,41 @@ int aspace_move(struct aspace *as, guest_addr_t old_addr, uint64_t old_len, gues
     int rc = windows_cover(as, new_addr, new_addr + new_len);
     if (rc == 0)
         rc = aspace_unmap(as, new_addr, new_len);
-    uint64_t shm_off = v.shm_off + (old_addr - v.start);
+    struct vma moved = {.start = new_addr,
+                        .end = new_addr + new_len,
+                        .prot = v.prot,
+                        .flags = v.flags,
+                        .anon = v.anon,
+                        .shm_off = v.shm_off + (old_addr - v.start)};
     if (rc == 0 && (v.flags & ASPACE_MAP_SHARED) && !alias)
-        rc = shm_alloc(as->emu, new_len, &shm_off);
+        rc = shm_alloc(as->emu, new_len, &moved.shm_off);
     if (rc)
         return rc;
-    uint64_t backing = alias ? v.backing_id : as->st->next_backing_id++;
-    uint64_t backing_off = alias ? v.backing_off + (old_addr - v.start) : 0;
-    rc = map_new(as, new_addr, new_len, v.prot, v.flags, backing, backing_off, shm_off,
-                 alias ? v.epoch : snap_epoch(as->emu));
+    moved.backing_id = alias ? v.backing_id : as->st->next_backing_id++;
+    moved.backing_off = alias ? v.backing_off + (old_addr - v.start) : 0;
+    /* Joined with its new neighbours only once the old range is gone: the moved pages keep
+     * their anon_vma, as move_vma() keeps it. */
+    rc = map_new(as, &moved, false);
     if (rc)
         return rc;
     if (!alias) {
-        const struct vma *nv = vma_find(as->st, new_addr);
+        const struct vma *nv = vma_find(as, new_addr);
         if (nv->flags & ASPACE_MAP_SHARED)
             memcpy(vma_host(as, nv, new_addr, NULL), vma_host(as, &v, old_addr, NULL), keep);
         else
             copy_resident(as, new_addr, as, &v, old_addr, keep);
     }
-    return aspace_unmap(as, old_addr, old_len);
+    rc = aspace_unmap(as, old_addr, old_len);
+    struct vma *nv = vma_find(as, new_addr);
+    if (nv)
+        vma_merge_around(as->st, nv);
+    return rc;
 }
 
 guest_addr_t aspace_find_free_topdown(const struct aspace *as, uint64_t len, guest_addr_t bottom,
                                       guest_addr_t top)
 {
-    const struct aspace_state *st = as->st;
-    if (top < bottom || len > top - bottom)
-        return 0;
-    size_t i = vma_search(st, top); /* VMAs before i end at or below top */
-    guest_addr_t hole_end = top;
-    if (i < st->count && st->vmas[i].start < hole_end)
-        hole_end = st->vmas[i].start;
-    for (;;) {
-        guest_addr_t hole_start = i > 0 ? st->vmas[i - 1].end : 0;
-        if (hole_start < bottom)
-            hole_start = bottom;
-        if (hole_end >= hole_start && hole_end - hole_start >= len)
-            return hole_end - len;
-        if (i == 0)
-            return 0;
-        i--;
-        hole_end = st->vmas[i].start;
-        if (hole_end <= bottom)
-            return 0;
-    }
+    return vma_tree_gap_topdown(&as->st->vmas, len, bottom, top);
 }
 
 static void vma_info_of(const struct vma *v, struct vma_info *out)
@@ -589,18 +725,22 @@ static void vma_info_of(const struct vma *v, struct vma_info *out)
 
 bool aspace_lookup(const struct aspace *as, guest_addr_t addr, struct vma_info *out)
 {
-    const struct vma *v = vma_find(as->st, addr);
+    const struct vma *v = vma_find(as, addr);
     if (!v)
         return false;
     vma_info_of(v, out);
     return true;
 }
 
-size_t aspace_vma_count(const struct aspace *as) { return as->st->count; }
+size_t aspace_vma_count(const struct aspace *as) { return vma_tree_count(&as->st->vmas); }
 
-void aspace_vma_at(const struct aspace *as, size_t index, struct vma_info *out)
+bool aspace_vma_next(const struct aspace *as, guest_addr_t addr, struct vma_info *out)
 {
-    vma_info_of(&as->st->vmas[index], out);
+    const struct vma *v = vma_tree_ceil(&as->st->vmas, addr);
+    if (!v)
+        return false;
+    vma_info_of(v, out);
+    return true;
 }
 
 static bool prot_allows(int have, int need)
@@ -619,7 +759,7 @@ static int mem_copy(const struct aspace *as, guest_addr_t addr, void *buf, size_
         return -LX_EFAULT;
     uint8_t *p = buf;
     while (len > 0) {
-        const struct vma *v = vma_find(as->st, addr);
+        const struct vma *v = vma_find(as, addr);
         if (!v || (need && !prot_allows(v->prot, need)))
             return -LX_EFAULT;
         size_t n = v->end - addr < len ? v->end - addr : len;
@@ -658,7 +798,7 @@ int aspace_poke(struct aspace *as, guest_addr_t addr, const void *src, size_t le
 long aspace_read_str(const struct aspace *as, guest_addr_t addr, char *dst, size_t cap)
 {
     for (size_t i = 0; i < cap;) {
-        const struct vma *v = vma_find(as->st, addr + i);
+        const struct vma *v = vma_find(as, addr + i);
         if (!v || !prot_allows(v->prot, LX_PROT_READ))
             return -LX_EFAULT;
         uint64_t avail = 0;
@@ -679,7 +819,7 @@ long aspace_read_str(const struct aspace *as, guest_addr_t addr, char *dst, size
 
 void *aspace_host(const struct aspace *as, guest_addr_t addr, size_t len, int prot)
 {
-    const struct vma *v = vma_find(as->st, addr);
+    const struct vma *v = vma_find(as, addr);
     if (!v || addr + len > v->end || addr + len < addr || (prot && !prot_allows(v->prot, prot)))
         return NULL;
     uint64_t avail = 0;
@@ -706,6 +846,34 @@ struct guest_mem aspace_guest_mem(struct aspace *as)
     return (struct guest_mem){.ctx = as, .read = mem_read_cb, .write = mem_write_cb};
 }
 
+struct fork_ctx {
+    struct aspace *dst;
+    const struct aspace *src;
+    int rc;
+};
+
+/* dup_mmap(): the child gets its parent's mappings one for one; private memory is copied and
+ * gets an anon_vma of its own where the parent's had one (anon_vma_fork()). */
+static void fork_vma_cb(void *ctx, const struct vma *v)
+{
+    struct fork_ctx *c = ctx;
+    if (c->rc)
+        return;
+    struct aspace_state *d = c->dst->st;
+    bool shared = v->flags & ASPACE_MAP_SHARED;
+    struct vma copy = *v;
+    if (!shared) {
+        copy.backing_id = d->next_backing_id++;
+        copy.backing_off = 0;
+        copy.anon = v->anon ? d->next_backing_id++ : 0;
+    }
+    c->rc = windows_cover(c->dst, v->start, v->end);
+    if (c->rc == 0)
+        c->rc = map_new(c->dst, &copy, false);
+    if (c->rc == 0 && !shared)
+        copy_resident(c->dst, v->start, c->src, v, v->start, v->end - v->start);
+}
+
 int aspace_copy_from(struct aspace *dst, const struct aspace *src)
 {
     struct aspace_state *d = dst->st;
@@ -723,21 +891,9 @@ int aspace_copy_from(struct aspace *dst, const struct aspace *src)
     memcpy(d->store_watch.ranges, s->store_watch.ranges,
            sizeof(s->store_watch.ranges[0]) * s->store_watch.count);
     backend_watch_changed(dst->be);
-    for (size_t i = 0; i < s->count; i++) {
-        const struct vma *v = &s->vmas[i];
-        uint64_t len = v->end - v->start;
-        bool shared = v->flags & ASPACE_MAP_SHARED;
-        int rc = windows_cover(dst, v->start, v->end);
-        if (rc == 0)
-            rc = map_new(dst, v->start, len, v->prot, v->flags,
-                         shared ? v->backing_id : d->next_backing_id++, shared ? v->backing_off : 0,
-                         v->shm_off, shared ? v->epoch : snap_epoch(dst->emu));
-        if (rc)
-            return rc;
-        if (!shared)
-            copy_resident(dst, v->start, src, v, v->start, len);
-    }
-    return 0;
+    struct fork_ctx c = {dst, src, 0};
+    vma_tree_walk(&s->vmas, fork_vma_cb, &c);
+    return c.rc;
 }
 
 int aspace_add_time_site(struct aspace *as, const struct time_site *site)

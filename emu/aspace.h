@@ -15,14 +15,16 @@
 struct emu;
 struct aspace;
 
-/* Most mappings one address space may hold; a guest beyond it gets ENOMEM, as with
- * vm.max_map_count. */
-#define ASPACE_VMA_MAX 8192
+/* Linux's default vm.max_map_count: mapping past it gets ENOMEM, as does a split there. */
+#define ASPACE_MAX_MAP_COUNT 65530
 
 enum aspace_map_flags {
     ASPACE_MAP_SHARED = 1 << 0, /* shared with fork children instead of copied */
     ASPACE_MAP_STACK = 1 << 1,  /* the initial process stack, for reports */
     ASPACE_MAP_HEAP = 1 << 2,   /* the brk area, for reports */
+    /* The program's own file (its ELF segments up to their file size): merges only with the
+     * file's next pages, backing_off being the offset in the file, as a file mapping does. */
+    ASPACE_MAP_FILE = 1 << 3,
 };
 
 struct vma_info {
@@ -43,6 +45,9 @@ int aspace_id(const struct aspace *as);
 /* Page-aligned ranges only. aspace_map replaces whatever overlaps the range, like MAP_FIXED,
  * and the new memory reads as zero. All return 0 or a negative LX errno. */
 int aspace_map(struct aspace *as, guest_addr_t addr, uint64_t len, int prot, int flags);
+/* The same for ASPACE_MAP_FILE: the pages from file offset off of the object named id. */
+int aspace_map_file(struct aspace *as, guest_addr_t addr, uint64_t len, int prot, uint64_t id,
+                    uint64_t off);
 int aspace_unmap(struct aspace *as, guest_addr_t addr, uint64_t len);
 /* -LX_ENOMEM if any page of the range is unmapped (mprotect's rule). */
 int aspace_protect(struct aspace *as, guest_addr_t addr, uint64_t len, int prot);
@@ -61,7 +66,8 @@ guest_addr_t aspace_find_free_topdown(const struct aspace *as, uint64_t len, gue
 /* The mapping containing addr, or false. */
 bool aspace_lookup(const struct aspace *as, guest_addr_t addr, struct vma_info *out);
 size_t aspace_vma_count(const struct aspace *as);
-void aspace_vma_at(const struct aspace *as, size_t index, struct vma_info *out);
+/* The first mapping that ends above addr, in address order, or false. */
+bool aspace_vma_next(const struct aspace *as, guest_addr_t addr, struct vma_info *out);
 
 /* User accesses: 0 or -LX_EFAULT, checking LX_PROT_READ / LX_PROT_WRITE page by page. */
 int aspace_read(const struct aspace *as, guest_addr_t addr, void *dst, size_t len);

@@ -9,36 +9,28 @@
 #include "aspace.h"
 #include "emu_internal.h"
 #include "store_watch.h"
+#include "vma_tree.h"
 #include "watch.h"
 #include "windows.h"
 
 struct backend;
 
-struct vma {
-    guest_addr_t start, end;
-    int prot, flags;
-    uint64_t backing_id, backing_off;
-    uint64_t shm_off; /* ASPACE_MAP_SHARED: where start lies in the shared memory file (shm.h) */
-    uint32_t epoch;   /* the snapshot epoch its host memory was allocated in (snapshot.c) */
-};
-
 /* The part of an address space that lives in the arena. Its tables are bounded (arena_bound):
  * each *_hwm is the most entries the table ever held. */
 struct aspace_state {
     bool in_use;
-    size_t count;
-    size_t find_hint; /* index of the VMA vma_find() found last */
-    uint64_t next_backing_id;
+    uint64_t next_backing_id; /* also numbers anon_vmas (vma_tree.h) */
     int ntime_sites;
-    uint32_t vma_hwm, time_hwm;
+    uint32_t time_hwm;
     struct time_site time_sites[ASPACE_TIME_SITES_MAX];
     struct watch_table watch;
     struct store_watch_table store_watch;
-    struct vma vmas[ASPACE_VMA_MAX];
+    struct vma_tree vmas;
 };
 
 /* Every slot an address space can take, in the arena. */
 struct aspace_table {
+    struct vma_pool *vma_pool; /* the mappings of every slot */
     uint32_t slots_hwm;
     struct aspace_state slots[EMU_ASPACE_MAX];
 };
@@ -60,7 +52,7 @@ struct aspace {
     struct aspace_state *st;
     struct backend *be;
     struct window_set win;
-    bool windows_full_noted;
+    bool windows_full_noted, vma_pool_full_noted;
     struct young_ranges young;
 };
 

@@ -37,17 +37,18 @@ void aspace_table_init(struct emu *emu);
 
 /* snapshot.c: what the memory and mapping code tells the snapshot. All are cheap no-ops while
  * no snapshot is taken. */
-/* The epoch new memory belongs to: pages of an older epoch are kept before they change. */
-uint32_t snap_epoch(const struct emu *emu);
 struct aspace;
 /* [start, start+len) of as holds memory mapped since the snapshot: a restore gives it back
  * (private zeros again, where it was shared). exec: code may have been made there, and its
  * translations go too. */
 void snap_young_range(struct aspace *as, guest_addr_t start, uint64_t len, bool shared, bool exec);
+/* Whether the shared memory at offset off of the file was made since the snapshot: a restore
+ * gives it back whole. */
+bool snap_shm_young(const struct emu *emu, uint64_t off);
 /* The page at host (page-aligned), mapped at vaddr of address space as_id with prot, is about to
- * be written by the guest or the kernel model: its content at the snapshot is kept. */
-void snap_page_write(struct emu *emu, uint8_t *host, uint32_t epoch, int prot, int as_id,
-                     guest_addr_t vaddr);
+ * be written by the guest or the kernel model: its content at the snapshot is kept. Never
+ * called for memory made since the snapshot. */
+void snap_page_write(struct emu *emu, uint8_t *host, int prot, int as_id, guest_addr_t vaddr);
 /* The address space is going away: false when the snapshot keeps it (it may come back at a
  * restore), true when the caller must free it now. */
 bool snap_aspace_release(struct emu *emu, struct aspace *as);

@@ -541,7 +541,17 @@ static int map_segments(const struct elf_image *img, struct aspace *as, guest_ad
             start = mapped_end;
         }
         if (end > start) {
-            int rc = aspace_map(as, start, end - start, s->prot, 0);
+            /* The file's pages, then anonymous zeros for the rest of the bss, as
+             * load_elf_binary() maps them: two mappings in /proc/self/maps. */
+            uint64_t head = s->vaddr - PAGE_DOWN(s->vaddr);
+            guest_addr_t file_end = PAGE_UP(s->vaddr + s->filesz);
+            file_end = file_end < start ? start : file_end > end ? end : file_end;
+            int rc = file_end > start
+                         ? aspace_map_file(as, start, file_end - start, s->prot, 0,
+                                           s->offset - head + (start - PAGE_DOWN(s->vaddr)))
+                         : 0;
+            if (rc == 0 && end > file_end)
+                rc = aspace_map(as, file_end, end - file_end, s->prot, 0);
             if (rc) {
                 fail(err, errlen, "cannot map segment %d at 0x%llx (%d)", i,
                      (unsigned long long)start, rc);

@@ -54,7 +54,6 @@ struct slot_snap {
 
 struct emu_snap {
     bool active;
-    uint32_t epoch;
     struct saved_page *pages;
     size_t npages, cap_pages;
     uint32_t *index; /* open addressing on the host page: 1 + index into pages, 0 empty */
@@ -63,6 +62,8 @@ struct emu_snap {
     size_t ntouched, cap_touched;
     uint64_t shm_size; /* shared memory made before the snapshot (shm.h) */
     struct slot_snap slots[EMU_ASPACE_MAX];
+    struct vma *now; /* an address space's mappings at a restore */
+    size_t now_count, now_cap;
     struct aspace *young_as[EMU_ASPACE_MAX];
     struct emu_snapshot_stats stats;
 };
@@ -143,12 +144,11 @@ static void page_touch(struct emu_snap *s, struct saved_page *p)
     s->touched[s->ntouched++] = (uint32_t)(p - s->pages);
 }
 
-void snap_page_write(struct emu *emu, uint8_t *host, uint32_t epoch, int prot, int as_id,
-                     guest_addr_t vaddr)
+void snap_page_write(struct emu *emu, uint8_t *host, int prot, int as_id, guest_addr_t vaddr)
 {
     struct emu_snap *s = emu->snap;
-    if (!s || !s->active || epoch == s->epoch)
-        return; /* memory made since the snapshot goes away whole at a restore */
+    if (!s || !s->active)
+        return;
     if (2 * (s->npages + 1) > s->index_cap)
         index_grow(s);
     size_t slot;
@@ -172,7 +172,10 @@ void snap_page_write(struct emu *emu, uint8_t *host, uint32_t epoch, int prot, i
 
 /* ---- memory mapped since ---- */
 
-uint32_t snap_epoch(const struct emu *emu) { return emu->snap ? emu->snap->epoch : 0; }
+bool snap_shm_young(const struct emu *emu, uint64_t off)
+{
+    return emu->snap && emu->snap->active && off >= emu->snap->shm_size;
+}
 
 void snap_young_range(struct aspace *as, guest_addr_t start, uint64_t len, bool shared, bool exec)
 {
@@ -228,18 +231,33 @@ static void young_restore(struct emu_snap *s, struct aspace *as)
         s->stats.regions_changed++;
     }
     as->young.n = 0;
+    windows_young_forget(as);
 }
 
 /* ---- address spaces ---- */
 
+struct vma_list {
+    struct vma *v;
+    size_t n;
+};
+
+static void list_vma_cb(void *ctx, const struct vma *v)
+{
+    struct vma_list *l = ctx;
+    l->v[l->n++] = *v;
+}
+
+/* The mappings of as, in address order, into *dst. */
 static void copy_vmas(const struct aspace *as, struct vma **dst, size_t *count, size_t *cap)
 {
-    if (as->st->count > *cap) {
-        *cap = as->st->count;
+    size_t n = vma_tree_count(&as->st->vmas);
+    if (n > *cap) {
+        *cap = n;
         *dst = xrealloc(*dst, *cap * sizeof(**dst));
     }
-    memcpy(*dst, as->st->vmas, as->st->count * sizeof(**dst));
-    *count = as->st->count;
+    struct vma_list l = {*dst, 0};
+    vma_tree_walk(&as->st->vmas, list_vma_cb, &l);
+    *count = l.n;
 }
 
 void snap_aspace_created(struct emu *emu, struct aspace *as)
@@ -268,7 +286,7 @@ bool snap_aspace_release(struct emu *emu, struct aspace *as)
     ss->gone = true;
     copy_vmas(as, &ss->gone_vmas, &ss->gone_count, &ss->gone_cap);
     windows_uncharge_all(as); /* its memory is the guest's no more, but kept for a restore */
-    as->st->count = 0;
+    vma_tree_clear(&as->st->vmas);
     as->st->in_use = false;
     emu->aspaces[as->id] = NULL;
     return false;
@@ -341,9 +359,12 @@ void emu_snapshot_drop(struct emu *emu)
         ss->gone = false;
         s->young_as[i] = NULL;
     }
-    for (int i = 0; i < EMU_ASPACE_MAX; i++)
-        if (emu->aspaces[i])
+    for (int i = 0; i < EMU_ASPACE_MAX; i++) {
+        if (emu->aspaces[i]) {
             emu->aspaces[i]->young.n = 0;
+            windows_young_forget(emu->aspaces[i]);
+        }
+    }
     forget_pages(s);
     arena_snapshot_drop(emu->arena);
 }
@@ -352,7 +373,6 @@ void emu_snapshot_take(struct emu *emu)
 {
     emu_snapshot_drop(emu);
     struct emu_snap *s = snap_of(emu);
-    s->epoch++;
     s->active = true;
     s->shm_size = emu->shm_size;
     emu->mem_pages_snap = emu->mem_pages;
@@ -397,7 +417,8 @@ void emu_snapshot_restore(struct emu *emu)
             ss->gone = false;
             emu->aspaces[i] = as;
         } else {
-            placements_restore(s, as, as->st->vmas, as->st->count, ss->vmas, ss->count);
+            copy_vmas(as, &s->now, &s->now_count, &s->now_cap);
+            placements_restore(s, as, s->now, s->now_count, ss->vmas, ss->count);
         }
         backend_env_restore(as->be);
         backend_set_loaded(as->be, ss->loaded);
@@ -446,6 +467,7 @@ void snap_destroy(struct emu *emu)
         free(s->slots[i].vmas);
         free(s->slots[i].gone_vmas);
     }
+    free(s->now);
     free(s->pages);
     free(s->index);
     free(s->touched);

@@ -152,6 +152,7 @@ void windows_free(struct window_set *w)
         munmap(w->v[i].host, w->v[i].end - w->v[i].base);
         free(w->v[i].charged);
         free(w->v[i].charged_snap);
+        free(w->v[i].young);
     }
     free(w->v);
     *w = (struct window_set){0};
@@ -263,5 +264,49 @@ void windows_charge_restore(struct aspace *as)
         else
             memset(v->charged, 0, bytes);
         v->charged_changed = false;
+    }
+}
+
+/* ---- memory mapped since the snapshot ---- */
+
+void windows_young_mark(struct aspace *as, guest_addr_t start, guest_addr_t end)
+{
+    while (start < end) {
+        struct window *v = window_of(as, start);
+        if (!v)
+            return;
+        if (!v->young && !(v->young = calloc(bitmap_words(v), sizeof(uint64_t)))) {
+            fprintf(stderr, "rseqemu: internal error: out of memory for a snapshot\n");
+            abort();
+        }
+        v->young_any = true;
+        guest_addr_t stop = end < v->end ? end : v->end;
+        uint64_t i = (start - v->base) >> PAGE_SHIFT, n = (stop - v->base) >> PAGE_SHIFT;
+        for (; i < n && i % 64; i++)
+            v->young[i / 64] |= 1ULL << (i % 64);
+        for (; i + 64 <= n; i += 64)
+            v->young[i / 64] = ~0ULL;
+        for (; i < n; i++)
+            v->young[i / 64] |= 1ULL << (i % 64);
+        start = stop;
+    }
+}
+
+bool windows_young(const struct aspace *as, guest_addr_t addr)
+{
+    const struct window *v = window_find(&as->win, addr);
+    if (!v || !v->young)
+        return false;
+    uint64_t i = (addr - v->base) >> PAGE_SHIFT;
+    return (v->young[i / 64] >> (i % 64)) & 1;
+}
+
+void windows_young_forget(struct aspace *as)
+{
+    for (size_t i = 0; i < as->win.n; i++) {
+        struct window *v = &as->win.v[i];
+        if (v->young_any)
+            memset(v->young, 0, bitmap_words(v) * sizeof(uint64_t));
+        v->young_any = false;
     }
 }

@@ -29,6 +29,10 @@ struct window {
      * the snapshot (NULL: the window is younger), restored when changed since. */
     uint64_t *charged, *charged_snap;
     bool charged_changed;
+    /* Pages mapped since the snapshot, a bit each (NULL: none): memory a restore gives back
+     * whole, whose pages it need not keep. */
+    uint64_t *young;
+    bool young_any;
 };
 
 struct window_set {
@@ -53,6 +57,12 @@ void windows_uncharge_all(struct aspace *as);
 /* snapshot.c: keep the bits; put them back. */
 void windows_charge_save(struct aspace *as);
 void windows_charge_restore(struct aspace *as);
+
+/* Private memory mapped since the snapshot (snapshot.c): marked as it is mapped, forgotten
+ * when the snapshot is taken or restored. */
+void windows_young_mark(struct aspace *as, guest_addr_t start, guest_addr_t end);
+bool windows_young(const struct aspace *as, guest_addr_t addr);
+void windows_young_forget(struct aspace *as);
 
 /* Calls fn for each host-contiguous piece of [start, end), in order; stops at a hole. */
 void windows_for_each_piece(const struct aspace *as, guest_addr_t start, guest_addr_t end,

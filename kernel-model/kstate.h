@@ -161,12 +161,19 @@ struct task {
 enum proc_state { PROC_FREE = 0, PROC_ALIVE, PROC_ZOMBIE };
 
 enum fd_kind { FD_NONE = 0, FD_HOST, FD_VFILE, FD_NULL };
+/* FD_VFILE: the line that starts at byte off describes the first record at or after key
+ * (vfs_read()). */
+struct vfs_cursor {
+    uint64_t off, key;
+};
+
 struct fd_entry {
     enum fd_kind kind;
     int host_fd; /* FD_HOST */
     int vfile;   /* FD_VFILE: index in vfs.c's table */
     int flags;   /* open flags (access mode, O_CLOEXEC) */
     uint64_t offset;
+    struct vfs_cursor cursor;
 };
 
 struct process {

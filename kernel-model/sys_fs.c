@@ -21,7 +21,6 @@
 #define F_DUPFD_CLOEXEC 1030
 #define FD_CLOEXEC      1
 #define IO_CHUNK        65536
-#define VFILE_MAX       65536
 
 static struct fd_entry *fd_get(struct task *t, uint64_t fd)
 {
@@ -123,11 +122,8 @@ static long fd_read(struct kernel *k, struct task *t, struct fd_entry *f, void *
         return n < 0 ? -LX_EIO : n;
     }
     case FD_VFILE: {
-        static char content[VFILE_MAX];
-        size_t size = vfs_content(k, t, f->vfile, content, sizeof(content));
         uint64_t off = positioned ? pos : f->offset;
-        size_t n = off >= size ? 0 : (size - off < len ? size - off : len);
-        memcpy(buf, content + off, n);
+        size_t n = vfs_read(k, t, f->vfile, &f->cursor, off, buf, len);
         if (!positioned)
             f->offset += n;
         return (long)n;
@@ -264,8 +260,7 @@ long sys_lseek(struct kernel *k, struct task *t, const struct sys_args *a)
         return -LX_ESPIPE;
     if (f->kind == FD_NULL)
         return 0;
-    static char content[VFILE_MAX];
-    int64_t size = (int64_t)vfs_content(k, t, f->vfile, content, sizeof(content));
+    int64_t size = a->a[2] == LX_SEEK_END ? (int64_t)vfs_size(k, t, f->vfile) : 0;
     int64_t off = (int64_t)a->a[1], base;
     switch (a->a[2]) {
     case LX_SEEK_SET:

@@ -127,9 +127,17 @@ long sys_mremap(struct kernel *k, struct task *t, const struct sys_args *a)
     struct vma_info v;
     if (!aspace_lookup(mm->as, old, &v) || v.end < old + old_len || old_len == 0)
         return -LX_EFAULT;
+    /* mremap_to() and move_vma() (mm/mremap.c) keep room for the splits a move may make. */
+    size_t maps = aspace_vma_count(mm->as);
     if (flags & LX_MREMAP_FIXED) {
         if (fixed_at & (PAGE - 1))
             return -LX_EINVAL;
+        if (new_len > k->arch->task_size || fixed_at > k->arch->task_size - new_len)
+            return -LX_EINVAL;
+        if (old + old_len > fixed_at && fixed_at + new_len > old)
+            return -LX_EINVAL; /* the old and new ranges overlap */
+        if (maps + 2 >= ASPACE_MAX_MAP_COUNT - 3)
+            return -LX_ENOMEM;
         int rc = aspace_move(mm->as, old, old_len, fixed_at, new_len);
         return rc ? rc : (long)fixed_at;
     }
@@ -144,7 +152,7 @@ long sys_mremap(struct kernel *k, struct task *t, const struct sys_args *a)
         int rc = aspace_map(mm->as, old + old_len, new_len - old_len, v.prot, v.flags);
         return rc ? rc : (long)old;
     }
-    if (!(flags & LX_MREMAP_MAYMOVE))
+    if (!(flags & LX_MREMAP_MAYMOVE) || maps >= ASPACE_MAX_MAP_COUNT - 3)
         return -LX_ENOMEM;
     guest_addr_t to = mm_place(k, mm, new_len);
     if (!to)

@@ -51,30 +51,29 @@ static size_t cpulist_file(uint64_t mask, char *buf, size_t cap)
     return n < cap ? n : cap;
 }
 
-static size_t maps(struct kernel *k, struct task *t, char *buf, size_t cap)
+/* One line of /proc/self/maps: the first mapping at or above *key, which moves past it;
+ * its length, or 0 at the end. */
+static size_t maps_line(struct task *t, uint64_t *key, char *line, size_t cap)
 {
-    struct aspace *as = task_as(t);
-    size_t n = 0;
-    for (size_t i = 0; i < aspace_vma_count(as) && n < cap; i++) {
-        struct vma_info v;
-        aspace_vma_at(as, i, &v);
-        const char *name = v.flags & ASPACE_MAP_STACK  ? "[stack]"
-                           : v.flags & ASPACE_MAP_HEAP ? "[heap]"
-                                                       : "";
-        if (!name[0] && t->proc->mm->image && v.start < t->proc->mm->brk_start &&
-            v.start >= (k->arch->id == ARCH_X86_64 ? 0x400000ULL : 0x400000ULL))
-            name = elf_image_name(t->proc->mm->image);
-        n += (size_t)snprintf(buf + n, cap - n, "%012llx-%012llx %c%c%c%c %08llx 00:00 0 %s%s\n",
-                              (unsigned long long)v.start, (unsigned long long)v.end,
-                              v.prot & LX_PROT_READ ? 'r' : '-', v.prot & LX_PROT_WRITE ? 'w' : '-',
-                              v.prot & LX_PROT_EXEC ? 'x' : '-',
-                              v.flags & ASPACE_MAP_SHARED ? 's' : 'p', 0ULL, name[0] ? "    " : "",
-                              name);
-    }
-    return n < cap ? n : cap;
+    struct vma_info v;
+    if (!aspace_vma_next(task_as(t), *key, &v))
+        return 0;
+    *key = v.end;
+    bool file = (v.flags & ASPACE_MAP_FILE) && t->proc->mm->image;
+    const char *name = v.flags & ASPACE_MAP_STACK  ? "[stack]"
+                       : v.flags & ASPACE_MAP_HEAP ? "[heap]"
+                       : file                      ? elf_image_name(t->proc->mm->image)
+                                                   : "";
+    int n = snprintf(line, cap, "%012llx-%012llx %c%c%c%c %08llx 00:00 0 %s%s\n",
+                     (unsigned long long)v.start, (unsigned long long)v.end,
+                     v.prot & LX_PROT_READ ? 'r' : '-', v.prot & LX_PROT_WRITE ? 'w' : '-',
+                     v.prot & LX_PROT_EXEC ? 'x' : '-', v.flags & ASPACE_MAP_SHARED ? 's' : 'p',
+                     file ? (unsigned long long)v.backing_off : 0ULL, name[0] ? "    " : "", name);
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
-size_t vfs_content(struct kernel *k, struct task *t, int vfile, char *buf, size_t cap)
+/* The short files, whole. */
+static size_t small_content(struct kernel *k, int vfile, char *buf, size_t cap)
 {
     uint64_t possible = sched_possible_mask(k);
     switch (vfile) {
@@ -96,11 +95,61 @@ size_t vfs_content(struct kernel *k, struct task *t, int vfile, char *buf, size_
                                       i, k->arch->name);
         return n < cap ? n : cap;
     }
-    case VF_SELF_MAPS:
-        return maps(k, t, buf, cap);
     default:
         return 0;
     }
+}
+
+/* Longer than any short file: 64 CPUs of /proc/cpuinfo. */
+#define SMALL_MAX 8192
+/* Longer than any line of /proc/self/maps: the program's path is at most PATH_MAX. */
+#define LINE_MAX_BYTES 4200
+
+size_t vfs_read(struct kernel *k, struct task *t, int vfile, struct vfs_cursor *cur, uint64_t off,
+                char *buf, size_t len)
+{
+    if (vfile != VF_SELF_MAPS) {
+        char content[SMALL_MAX];
+        size_t size = small_content(k, vfile, content, sizeof(content));
+        size_t n = off >= size ? 0 : (size - off < len ? size - off : len);
+        memcpy(buf, content + off, n);
+        return n;
+    }
+    struct vfs_cursor at = off >= cur->off ? *cur : (struct vfs_cursor){0, 0};
+    char line[LINE_MAX_BYTES];
+    size_t done = 0;
+    while (done < len) {
+        uint64_t key = at.key;
+        size_t n = maps_line(t, &key, line, sizeof(line));
+        if (n == 0)
+            break;
+        if (at.off + n > off) { /* the line holds bytes from off on */
+            size_t from = off > at.off ? (size_t)(off - at.off) : 0;
+            size_t take = n - from < len - done ? n - from : len - done;
+            memcpy(buf + done, line + from, take);
+            done += take;
+            off += take;
+            if (from + take < n)
+                break; /* the next read resumes inside this line */
+        }
+        at.off += n;
+        at.key = key;
+    }
+    *cur = at;
+    return done;
+}
+
+uint64_t vfs_size(struct kernel *k, struct task *t, int vfile)
+{
+    if (vfile != VF_SELF_MAPS) {
+        char content[SMALL_MAX];
+        return small_content(k, vfile, content, sizeof(content));
+    }
+    char line[LINE_MAX_BYTES];
+    uint64_t size = 0, key = 0;
+    for (size_t n; (n = maps_line(t, &key, line, sizeof(line))) > 0;)
+        size += n;
+    return size;
 }
 
 long vfs_readlink(struct kernel *k, struct task *t, const char *path, char *buf, size_t cap)
