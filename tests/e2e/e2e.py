@@ -12,6 +12,7 @@ import difflib
 import json
 import math
 import os
+import platform
 import re
 import signal
 import resource
@@ -108,6 +109,12 @@ def expect_stdout(r: Result, expected: bytes, what: str = "expected"):
     diff = difflib.unified_diff(expected.decode(errors="replace").splitlines(keepends=True),
                                 r.out.splitlines(keepends=True), what, "actual stdout")
     raise Failure(f"stdout differs from {what}:\n{clip(''.join(diff))}{r.describe()}")
+
+
+def expect_stdout_matches(r: Result, pattern: bytes):
+    """stdout matches the regular expression pattern (bytes, multi-line)."""
+    if not re.search(pattern, r.stdout, re.MULTILINE):
+        raise Failure(f"stdout does not match /{pattern.decode()}/\n{r.describe()}")
 
 
 def expect_stderr(r: Result, pattern: str, count: int = None):
@@ -406,6 +413,37 @@ def case_max_mem(tmp, arch):
     bad = emu(guest(arch, "hello"), options=("--max-mem", "lots"))
     expect_status(bad, 64)
     expect_stderr(bad, r"--max-mem must be a size such as 256M", count=1)
+
+
+def case_many_maps(arch):
+    """Mappings as Linux keeps them (spec 7.9): 20,000 one-page mappings that cannot merge are
+    made, checked and unmapped; adjacent ones of one kind merge into one; mapping until mmap
+    fails stops at 65,531 mappings in all with ENOMEM (vm.max_map_count is 65,530 and
+    do_mmap() refuses only above it), as natively on x86-64, and unmapping them all leaves the
+    mappings the process started with; memory spread too far gets ENOMEM with a notice."""
+    r = emu(guest(arch, "many_maps"), "20000")
+    expect_status(r, 0)
+    expect_stdout(r, b"mapped, checked and unmapped 20000 pages\n")
+    merge = emu(guest(arch, "many_maps"), "merge", "300")
+    expect_status(merge, 0)
+    expect_stdout(merge, b"300 adjacent pages added 1 mappings\n")
+    limit = emu(guest(arch, "many_maps"), "limit")
+    expect_status(limit, 0)
+    expect_stdout_matches(limit, rb"^mapping \d+ failed: Cannot allocate memory\n"
+                                 rb"started with (\d+) mappings, made \d+, 65531 in all\n"
+                                 rb"unmapped them all: \1 mappings left\n$")
+    if arch == "x86_64" and platform.machine() == "x86_64":
+        native = run([guest(arch, "many_maps"), "limit"], native=True)
+        expect_status(native, 0)
+        expect_stdout_matches(native, rb"65531 in all\n")
+    # Memory spread over more gigabytes than rseqemu gives the engine regions for: ENOMEM
+    # and a notice, never the engine's own limit (its region table aborts past about 1,000).
+    spread = emu(guest(arch, "many_maps"), "spread", "600")
+    expect_status(spread, 0)
+    expect_stdout_matches(spread, rb"^mapping \d+ failed: Cannot allocate memory\n"
+                                  rb"mapped 5[01]\d gigabytes apart\n$")
+    expect_stderr(spread, r"^rseqemu: notice: the guest's memory is spread over more than 512 "
+                          r"windows", count=1)
 
 
 def case_segv_pc(arch):

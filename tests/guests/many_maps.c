@@ -2,9 +2,12 @@
  *   many_maps N       maps N pages with alternating PROT_READ and PROT_READ|PROT_WRITE (so
  *                     that no two neighbours can merge), writes to each writable one, checks
  *                     them all, then unmaps them one by one.
- *   many_maps limit   maps pages until mmap fails, and prints how many mappings the process
- *                     then has in all (with those it started with), and the errno.
+ *   many_maps limit   maps pages until mmap fails, prints how many mappings the process then
+ *                     has in all (with those it started with) and the errno, and unmaps
+ *                     them all again.
  *   many_maps merge N maps N read-write pages one after the other: they merge into one.
+ *   many_maps spread N maps one page in each of N gigabytes far apart, writes to each, and
+ *                     prints how many it got and why the first refused one was refused.
  * Exits 0 when every check passed. */
 #include <errno.h>
 #include <fcntl.h>
@@ -71,16 +74,28 @@ static int run_n(long n)
 
 static int run_limit(void)
 {
+    static char *pages[1 << 17];
     long before = count_maps(), n = 0;
     for (;; n++) {
-        void *p = mmap(NULL, PAGE, prot_of(n), MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED) {
+        pages[n] = mmap(NULL, PAGE, prot_of(n), MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (pages[n] == MAP_FAILED) {
             printf("mapping %ld failed: %s\n", n + 1, strerror(errno));
             break;
         }
+        if (n + 1 == (long)(sizeof(pages) / sizeof(pages[0])))
+            return 1;
     }
-    printf("started with %ld mappings, made %ld, %ld in all\n", before, n, before + n);
-    return 0;
+    long all = count_maps();
+    printf("started with %ld mappings, made %ld, %ld in all\n", before, n, all);
+    for (long i = 0; i < n; i++) {
+        if (munmap(pages[i], PAGE) != 0) {
+            printf("munmap %ld failed: %s\n", i, strerror(errno));
+            return 1;
+        }
+    }
+    long after = count_maps();
+    printf("unmapped them all: %ld mappings left\n", after);
+    return all == before + n && after == before ? 0 : 1;
 }
 
 static int run_merge(long n)
@@ -103,14 +118,33 @@ static int run_merge(long n)
     return after - before == 1 ? 0 : 1;
 }
 
+static int run_spread(long n)
+{
+    long got = 0;
+    for (; got < n; got++) {
+        char *want = (char *)(0x10000000000UL + ((unsigned long)got << 30));
+        char *p = mmap(want, PAGE, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        if (p == MAP_FAILED) {
+            printf("mapping %ld failed: %s\n", got + 1, strerror(errno));
+            break;
+        }
+        p[0] = 1;
+    }
+    printf("mapped %ld gigabytes apart\n", got);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 3 && strcmp(argv[1], "spread") == 0)
+        return run_spread(atol(argv[2]));
     if (argc >= 2 && strcmp(argv[1], "limit") == 0)
         return run_limit();
     if (argc >= 3 && strcmp(argv[1], "merge") == 0)
         return run_merge(atol(argv[2]));
     if (argc >= 2)
         return run_n(atol(argv[1]));
-    fprintf(stderr, "usage: many_maps N | limit | merge N\n");
+    fprintf(stderr, "usage: many_maps N | limit | merge N | spread N\n");
     return 2;
 }
