@@ -43,12 +43,12 @@ struct saved_page {
 /* An address space as the snapshot found it. */
 struct slot_snap {
     struct aspace *obj; /* NULL: the slot was free */
-    struct vma *vmas;
+    struct vma *vmas;   /* its shared mappings, whose memory a restore places again */
     size_t count, cap;
     struct cpu_ctx *loaded;
     /* It ended since: its windows still hold these mappings. */
     bool gone;
-    struct vma *gone_vmas;
+    struct vma *gone_vmas; /* its shared mappings when it ended */
     size_t gone_count, gone_cap;
 };
 
@@ -244,10 +244,12 @@ struct vma_list {
 static void list_vma_cb(void *ctx, const struct vma *v)
 {
     struct vma_list *l = ctx;
-    l->v[l->n++] = *v;
+    if (v->flags & ASPACE_MAP_SHARED)
+        l->v[l->n++] = *v;
 }
 
-/* The mappings of as, in address order, into *dst. */
+/* The shared mappings of as, in address order, into *dst: the only ones whose memory a
+ * restore must place again (placements_restore()). */
 static void copy_vmas(const struct aspace *as, struct vma **dst, size_t *count, size_t *cap)
 {
     size_t n = vma_tree_count(&as->st->vmas);
@@ -416,7 +418,7 @@ void emu_snapshot_restore(struct emu *emu)
             placements_restore(s, as, ss->gone_vmas, ss->gone_count, ss->vmas, ss->count);
             ss->gone = false;
             emu->aspaces[i] = as;
-        } else {
+        } else if (ss->count) {
             copy_vmas(as, &s->now, &s->now_count, &s->now_cap);
             placements_restore(s, as, s->now, s->now_count, ss->vmas, ss->count);
         }
