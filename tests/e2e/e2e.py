@@ -1845,6 +1845,78 @@ def case_sweep_usage(tmp):
     expect_status(r, 66)
 
 
+# ---- reproducible guests: the same bytes, and the same run, from any checkout ---------------
+
+# One guest of each kind the build makes: static glibc with assert() (__FILE__), an example
+# that uses guest/include, a freestanding one (libguest_start.a), a static PIE, one built with
+# extra flags (-DTWIN), a benchmark guest.
+REPRO_GUESTS = ["percpu_counter", "rseq_bugs", "rseq_register", "hello_pie", "lost_commit_ok",
+                "bench_stores"]
+
+
+def copy_tree(dest: Path) -> Path:
+    """The source tree's files, without its build directories, copied to dest."""
+    def ignore(directory, names):
+        if Path(directory).resolve() != SOURCE:
+            return []
+        return [n for n in names if n.startswith(("build", ".")) or n == "sweep-out"]
+    shutil.copytree(SOURCE, dest, ignore=ignore, symlinks=True)
+    return dest
+
+
+def expect_same_files(a: Path, b: Path, names):
+    for name in names:
+        if a.joinpath(name).read_bytes() != b.joinpath(name).read_bytes():
+            raise Failure(f"{a / name} and {b / name} differ: the build is not reproducible")
+
+
+def case_reproducible_guests(tmp):
+    """Guests built from a copy of the tree at another path, in another build directory, are
+    byte-identical to this build's, and a run of one by the same relative command line from
+    either tree has the same digest (/proc/self/exe is not the host's path)."""
+    src = copy_tree(tmp / "elsewhere" / "a" / "longer" / "path" / "src")
+    build = tmp / "out-of-tree" / "b"
+    r = run(["cmake", "-S", src, "-B", build, "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
+             "-DLINUX_SOURCE_TARBALL=/nonexistent", "-DLINUX_SOURCE_6_12_TARBALL=/nonexistent"],
+            timeout=300)
+    expect_status(r, 0)
+    r = run(["cmake", "--build", build, "-j2", "--target",
+             *[f"guest-{g}" for g in REPRO_GUESTS]], timeout=600)
+    expect_status(r, 0)
+    for arch in ("x86_64", "aarch64"):
+        expect_same_files(GUESTS / arch, build / "guests" / arch, REPRO_GUESTS)
+        digests = []
+        for root in (GUESTS.parent, build):
+            p = subprocess.run([RSEQEMU, "run", "--max-insns", str(MAX_INSNS), "--digest",
+                                f"guests/{arch}/percpu_counter"], cwd=root, capture_output=True,
+                               timeout=RUN_TIMEOUT)
+            r = Result([RSEQEMU, "run", f"guests/{arch}/percpu_counter", f"(in {root})"],
+                       p.returncode, p.stdout, p.stderr)
+            expect_status(r, 0)
+            digests.append(digest_of(r))
+        if digests[0] != digests[1]:
+            raise Failure(f"{arch}: the same run from two trees has digests {digests}")
+
+
+def case_reproducible_selftests(tmp, tree):
+    """scripts/build-selftests run from a copy of the tree at another path, into another
+    directory, builds TREE's selftests byte-identical to this build's (its extraction
+    directory, random from mktemp, is mapped away)."""
+    src = copy_tree(tmp / "elsewhere" / "src")
+    ours = GUESTS / "selftests" / SELFTEST_TREE_DIRS[tree]
+    if not ours.is_dir():
+        raise Skip(f"{ours} is missing: the rseq selftests are built from linux-source-{tree}")
+    out = tmp / "another" / "out"
+    r = run([src / "scripts" / "build-selftests", out, tree], timeout=600)
+    expect_status(r, 0)
+    theirs = out / SELFTEST_TREE_DIRS[tree]
+    for arch in ("x86_64", "aarch64"):
+        names = sorted(p.name for p in (theirs / arch).iterdir())
+        if not names:
+            raise Failure(f"build-selftests built nothing in {theirs / arch}\n{r.describe()}")
+        expect_same_files(ours / arch, theirs / arch, names)
+
+
 CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
