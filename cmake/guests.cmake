@@ -5,7 +5,12 @@ find_program(GUEST_CC_aarch64 NAMES aarch64-linux-gnu-gcc REQUIRED)
 find_program(GUEST_AR_x86_64 NAMES x86_64-linux-gnu-ar ar REQUIRED)
 find_program(GUEST_AR_aarch64 NAMES aarch64-linux-gnu-ar REQUIRED)
 set(GUEST_OUT ${RSEQEMU_GUEST_DIR})
-set(GUEST_CFLAGS -O2 -g -Wall -Wextra -Werror -I${PROJECT_SOURCE_DIR}/guest/include)
+# The checkout's and the build's paths are mapped to fixed names (in __FILE__, hence assert
+# messages, and in the debug info), so a guest is the same bytes, with the same addresses and
+# digests, in every clone; the build directory comes last so that it wins when it lies inside
+# the source tree. tests/e2e checks it (e2e.reproducible.*).
+set(GUEST_CFLAGS -O2 -g -Wall -Wextra -Werror -I${PROJECT_SOURCE_DIR}/guest/include
+    -ffile-prefix-map=${PROJECT_SOURCE_DIR}=. -ffile-prefix-map=${CMAKE_BINARY_DIR}=build)
 
 # add_guest_program(NAME SOURCES src... [FREESTANDING | STATIC_PIE] [CFLAGS flags...] [LIBS libs...])
 # builds guests/<arch>/NAME for every guest architecture; target guest-NAME builds them all.

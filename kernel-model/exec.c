@@ -17,6 +17,7 @@
 #include "sched.h"
 #include "syscall.h"
 #include "task.h"
+#include "vfs.h"
 
 #define STACK_RLIMIT_DEFAULT (8ULL << 20)
 #define MAX_ARG_STRLEN       (32 * LX_PAGE_SIZE)
@@ -147,9 +148,13 @@ static void reset_signal_handlers(struct process *p)
     }
 }
 
+/* The program itself, by /proc/self/exe, by the path it was started by, or by the absolute
+ * path the guest sees for it (vfs_exe_path). */
 static const struct elf_image *exec_target(struct kernel *k, const char *path)
 {
-    if (!strcmp(path, "/proc/self/exe") || !strcmp(path, elf_image_path(k->image)) ||
+    char exe[VFS_PATH_MAX];
+    vfs_exe_path(k->image, exe, sizeof(exe));
+    if (!strcmp(path, "/proc/self/exe") || !strcmp(path, exe) ||
         !strcmp(path, elf_image_name(k->image)))
         return k->image;
     return NULL;

@@ -1,6 +1,9 @@
 /* membarrier(2) and its rseq fence (spec 4). In a sequentially consistent machine the barrier
- * itself is free; what remains observable is the errno contract and the RSEQ command's IPI,
- * which restarts the critical section running on each targeted CPU. */
+ * itself is free; what remains observable is the errno contract, the RSEQ command's IPI, which
+ * restarts the critical section running on each targeted CPU, and the time its caller waits
+ * for the IPIs (membarrier.h). */
+#include "membarrier.h"
+
 #include "rseq.h"
 #include "sched.h"
 #include "syscall.h"
@@ -39,6 +42,12 @@ static void ipi_rseq(struct kernel *k, struct kcpu *c)
     rseq_ipi(k, c->curr);
 }
 
+/* The caller's vCPU spends the IPIs' round trip in the kernel, while the others run on. */
+static void wait_for_ipis(struct kernel *k, struct task *t)
+{
+    k->st->cpus[t->cpu].clock_ns += MEMBARRIER_IPI_WAIT_NS;
+}
+
 static long membarrier_rseq(struct kernel *k, struct task *t, int cpu_id)
 {
     struct mm *mm = t->proc->mm;
@@ -50,15 +59,24 @@ static long membarrier_rseq(struct kernel *k, struct task *t, int cpu_id)
         if (cpu_id >= k->cfg.ncpus || !k->st->cpus[cpu_id].online)
             return 0;
         struct kcpu *c = &k->st->cpus[cpu_id];
-        if (c->curr && c->curr->proc->mm == mm)
+        if (c->curr && c->curr->proc->mm == mm) {
             ipi_rseq(k, c);
+            /* On the caller's own CPU the handler runs locally: nothing to wait for. */
+            if (cpu_id != t->cpu)
+                wait_for_ipis(k, t);
+        }
         return 0;
     }
+    bool sent = false;
     for (int i = 0; i < k->cfg.ncpus; i++) {
         struct kcpu *c = &k->st->cpus[i];
-        if (i != t->cpu && c->online && c->curr && c->curr->proc->mm == mm)
+        if (i != t->cpu && c->online && c->curr && c->curr->proc->mm == mm) {
             ipi_rseq(k, c);
+            sent = true;
+        }
     }
+    if (sent) /* sent together, waited for together */
+        wait_for_ipis(k, t);
     return 0;
 }
 

@@ -62,8 +62,12 @@ static size_t maps_line(struct task *t, uint64_t *key, char *line, size_t cap)
     bool file = (v.flags & ASPACE_MAP_FILE) && t->proc->mm->image;
     const char *name = v.flags & ASPACE_MAP_STACK  ? "[stack]"
                        : v.flags & ASPACE_MAP_HEAP ? "[heap]"
-                       : file                      ? elf_image_name(t->proc->mm->image)
                                                    : "";
+    char exe[VFS_PATH_MAX];
+    if (file) {
+        vfs_exe_path(t->proc->mm->image, exe, sizeof(exe));
+        name = exe;
+    }
     int n = snprintf(line, cap, "%012llx-%012llx %c%c%c%c %08llx 00:00 0 %s%s\n",
                      (unsigned long long)v.start, (unsigned long long)v.end,
                      v.prot & LX_PROT_READ ? 'r' : '-', v.prot & LX_PROT_WRITE ? 'w' : '-',
@@ -152,11 +156,48 @@ uint64_t vfs_size(struct kernel *k, struct task *t, int vfile)
     return size;
 }
 
+size_t vfs_abs_path(const char *name, char *buf, size_t cap)
+{
+    size_t n = 0;
+    if (cap == 0)
+        return 0;
+    /* Component by component: "." is dropped, ".." removes the last one (never the root). */
+    while (*name) {
+        while (*name == '/')
+            name++;
+        size_t len = strcspn(name, "/");
+        bool dot = len == 1 && name[0] == '.';
+        bool dotdot = len == 2 && name[0] == '.' && name[1] == '.';
+        if (dotdot) {
+            while (n > 0 && buf[n - 1] != '/')
+                n--;
+            if (n > 0)
+                n--; /* and the slash before it */
+        } else if (len > 0 && !dot && n + 1 + len < cap) {
+            buf[n++] = '/';
+            memcpy(buf + n, name, len);
+            n += len;
+        }
+        name += len;
+    }
+    if (n == 0 && cap > 1)
+        buf[n++] = '/';
+    buf[n] = '\0';
+    return n;
+}
+
+size_t vfs_exe_path(const struct elf_image *img, char *buf, size_t cap)
+{
+    return vfs_abs_path(elf_image_name(img), buf, cap);
+}
+
 long vfs_readlink(struct kernel *k, struct task *t, const char *path, char *buf, size_t cap)
 {
     (void)k;
     if (strcmp(path, "/proc/self/exe") == 0 || strcmp(path, "/proc/thread-self/exe") == 0) {
-        const char *exe = t->proc->mm->image ? elf_image_path(t->proc->mm->image) : "";
+        char exe[VFS_PATH_MAX] = "";
+        if (t->proc->mm->image)
+            vfs_exe_path(t->proc->mm->image, exe, sizeof(exe));
         size_t n = strlen(exe) < cap ? strlen(exe) : cap;
         memcpy(buf, exe, n);
         return (long)n;

@@ -482,11 +482,20 @@ def case_version():
 
 
 
-# ---- the Linux 6.1 rseq selftests (spec 8), built by scripts/build-selftests --------------
+# ---- the Linux 6.1 and 6.12 rseq selftests (spec 8), built by scripts/build-selftests -------
 
-# run_param_test.sh's configurations (spec 8.6).
+# run_param_test.sh's configurations (spec 8.6), the same in both trees.
 PARAM_TESTS = [["-T", "s"], ["-T", "l"], ["-T", "b"], ["-T", "b", "-M"], ["-T", "m"],
                ["-T", "m", "-M"], ["-T", "i"], ["-T", "r"]]
+# The programs run_param_test.sh's do_tests runs for each configuration, per tree: 6.12 adds
+# the builds that index their per-CPU data by mm_cid (spec 3) instead of the CPU number.
+PARAM_PROGRAMS = {
+    "6.1": ("param_test", "param_test_compare_twice"),
+    "6.12": ("param_test", "param_test_compare_twice", "param_test_mm_cid",
+             "param_test_mm_cid_compare_twice"),
+}
+# Where scripts/build-selftests puts each tree's programs, under the guests' selftests/.
+SELFTEST_TREE_DIRS = {"6.1": ".", "6.12": "6.12"}
 SELFTEST_CPUS = 4
 SELFTEST_MAX_INSNS = 20_000_000_000
 # basic_percpu_ops_test's 200 threads yield to each other some 20 million times: about a
@@ -494,10 +503,10 @@ SELFTEST_MAX_INSNS = 20_000_000_000
 SELFTEST_TIMEOUT = 540
 
 
-def selftest(arch: str, name: str) -> Path:
-    path = GUESTS / "selftests" / arch / name
+def selftest(arch: str, name: str, tree: str = "6.1") -> Path:
+    path = GUESTS / "selftests" / SELFTEST_TREE_DIRS[tree] / arch / name
     if not path.is_file():
-        raise Skip(f"{path} is missing: the rseq selftests are built from linux-source-6.1 "
+        raise Skip(f"{path} is missing: the rseq selftests are built from linux-source-{tree} "
                    "(scripts/setup installs it)")
     return path
 
@@ -509,33 +518,76 @@ def stat_of(r: Result, name: str) -> int:
     return int(found[0])
 
 
-def run_selftest(arch, name, *args, seed=1) -> Result:
-    r = emu(selftest(arch, name), *args, max_insns=SELFTEST_MAX_INSNS, timeout=SELFTEST_TIMEOUT,
-            options=["--stats", "--cpus", SELFTEST_CPUS, "--seed", seed])
+def run_selftest(arch, name, *args, seed=1, tree="6.1", options=()) -> Result:
+    r = emu(selftest(arch, name, tree), *args, max_insns=SELFTEST_MAX_INSNS,
+            timeout=SELFTEST_TIMEOUT,
+            options=["--stats", "--cpus", SELFTEST_CPUS, "--seed", seed, *options])
     expect_status(r, 0)
     return r
 
 
-def case_selftest(arch, name, *args):
+def expect_aborts(r: Result, what: str):
+    """Each run of a selftest with critical sections must see them aborted; Linux's `-T r` has
+    no aarch64 implementation in either tree, says so and passes without a section."""
+    if "is not implemented on this architecture" in r.err:
+        return
+    if stat_of(r, "rseq_aborts") == 0:
+        raise Failure(f"{what}: no critical section was aborted\n{r.describe()}")
+
+
+def case_selftest(arch, name, *args, tree="6.1"):
     """One selftest program passes; the ones with critical sections see them aborted."""
-    r = run_selftest(arch, name, *args)
-    if name != "basic_test" and stat_of(r, "rseq_aborts") == 0:
-        raise Failure(f"no critical section was aborted\n{r.describe()}")
+    r = run_selftest(arch, name, *args, tree=tree)
+    if name != "basic_test":
+        expect_aborts(r, name)
 
 
-def case_selftest_param(arch, reps, *args):
-    """Every configuration of run_param_test.sh with ARGS, param_test and
-    param_test_compare_twice, with 6 threads per CPU and REPS repetitions (spec 8.5, 8.6). Each
-    passes, and each sees its critical sections aborted."""
+def case_selftest612(arch, name, *args):
+    """case_selftest for a program of the 6.12 tree."""
+    case_selftest(arch, name, *args, tree="6.12")
+
+
+def case_selftest_param(arch, reps, *args, tree="6.1"):
+    """Every configuration of run_param_test.sh with ARGS, for each program its do_tests runs,
+    with 6 threads per CPU and REPS repetitions (spec 8.5, 8.6). Each passes, and each sees its
+    critical sections aborted."""
     threads = str(6 * SELFTEST_CPUS)
     for config in PARAM_TESTS:
-        for name in ("param_test", "param_test_compare_twice"):
-            r = run_selftest(arch, name, *config, "-r", reps, "-t", threads, *args)
-            if "is not implemented on this architecture" in r.err:
-                continue  # 6.1's -T r exists for x86 only; it says so and passes
-            if stat_of(r, "rseq_aborts") == 0:
-                raise Failure(f"{name} {' '.join(config)}: no critical section was aborted\n"
-                              f"{r.describe()}")
+        for name in PARAM_PROGRAMS[tree]:
+            r = run_selftest(arch, name, *config, "-r", reps, "-t", threads, *args, tree=tree)
+            expect_aborts(r, f"{name} {' '.join(config)} {' '.join(args)}")
+
+
+def case_selftest612_param(arch, reps, *args):
+    """case_selftest_param for the 6.12 tree: param_test, param_test_compare_twice,
+    param_test_mm_cid and param_test_mm_cid_compare_twice."""
+    case_selftest_param(arch, reps, *args, tree="6.12")
+
+
+def case_selftest612_benchmark(arch, reps):
+    """6.12's benchmark builds (no delay loops, no verbose output: -DBENCHMARK), indexed by CPU
+    and by mm_cid, in every configuration: each passes and sees its sections aborted."""
+    threads = str(6 * SELFTEST_CPUS)
+    for config in PARAM_TESTS:
+        for name in ("param_test_benchmark", "param_test_mm_cid_benchmark"):
+            r = run_selftest(arch, name, *config, "-r", reps, "-t", threads, tree="6.12")
+            expect_aborts(r, f"{name} {' '.join(config)}")
+
+
+def case_selftest612_many_maps(tmp, arch):
+    """param_test_mm_cid's buffer and memcpy tests allocate a buffer of 800 KiB for each of
+    CPU_SETSIZE (1024) slots, each its own mmap: with guest memory in one engine region per
+    mapping this passed Unicorn's limit on sections (phys_section_add's assertion killed
+    rseqemu on aarch64). Every such run passes, and the program really maps that much."""
+    for name in ("param_test_mm_cid", "param_test_mm_cid_compare_twice"):
+        for config in (["-T", "b"], ["-T", "b", "-M"], ["-T", "m"], ["-T", "m", "-M"]):
+            run_selftest(arch, name, *config, "-r", "200", "-t", "8", tree="6.12")
+    trace = tmp / "trace.jsonl"
+    run_selftest(arch, "param_test_mm_cid", "-T", "b", "-r", "200", "-t", "8", tree="6.12",
+                 options=["--trace-json", trace])
+    maps = sum(1 for line in trace.open() if '"mmap"' in line and '"syscall"' in line)
+    if maps < 1000:
+        raise Failure(f"{maps} mmap calls in {trace}, expected more than 1000")
 
 
 # rseq_bugs MODE under default options: exit status, the diagnostic, and the total if it lives.
@@ -606,9 +658,12 @@ def case_percpu_aborts(arch):
 # ---- schedules: record and replay ----------------------------------------------------------
 
 def program_path(arch, name) -> Path:
-    """A guest, or "selftest/NAME" for one of the kernel's rseq selftests."""
+    """A guest, or "selftest/NAME" ("selftest612/NAME") for one of the Linux 6.1 (6.12) rseq
+    selftests."""
     if name.startswith("selftest/"):
         return selftest(arch, name.split("/", 1)[1])
+    if name.startswith("selftest612/"):
+        return selftest(arch, name.split("/", 1)[1], "6.12")
     return guest(arch, name)
 
 
@@ -641,7 +696,7 @@ def case_record_replay(tmp, arch, name, *args):
     the same stdout, exit status and digest, and the replay's own recording holds the same
     events (README "Schedule files")."""
     prog = program_path(arch, name)
-    budget = SELFTEST_MAX_INSNS if name.startswith("selftest/") else MAX_INSNS
+    budget = SELFTEST_MAX_INSNS if name.startswith(("selftest/", "selftest612/")) else MAX_INSNS
     for policy, seed, cpus in (("random", 1, 4), ("random", 3, 2), ("round-robin", 1, 3),
                                ("pct", 2, 2)):
         record_and_replay(tmp, prog, args, ["--policy", policy, "--seed", seed, "--cpus", cpus],
@@ -1826,6 +1881,78 @@ def case_sweep_usage(tmp):
         expect_stderr(r, r"^rseqemu sweep: ")
     r = run([RSEQEMU, "sweep", "--out", tmp / "o", "--", tmp / "missing"])
     expect_status(r, 66)
+
+
+# ---- reproducible guests: the same bytes, and the same run, from any checkout ---------------
+
+# One guest of each kind the build makes: static glibc with assert() (__FILE__), an example
+# that uses guest/include, a freestanding one (libguest_start.a), a static PIE, one built with
+# extra flags (-DTWIN), a benchmark guest.
+REPRO_GUESTS = ["percpu_counter", "rseq_bugs", "rseq_register", "hello_pie", "lost_commit_ok",
+                "bench_stores"]
+
+
+def copy_tree(dest: Path) -> Path:
+    """The source tree's files, without its build directories, copied to dest."""
+    def ignore(directory, names):
+        if Path(directory).resolve() != SOURCE:
+            return []
+        return [n for n in names if n.startswith(("build", ".")) or n == "sweep-out"]
+    shutil.copytree(SOURCE, dest, ignore=ignore, symlinks=True)
+    return dest
+
+
+def expect_same_files(a: Path, b: Path, names):
+    for name in names:
+        if a.joinpath(name).read_bytes() != b.joinpath(name).read_bytes():
+            raise Failure(f"{a / name} and {b / name} differ: the build is not reproducible")
+
+
+def case_reproducible_guests(tmp):
+    """Guests built from a copy of the tree at another path, in another build directory, are
+    byte-identical to this build's, and a run of one by the same relative command line from
+    either tree has the same digest (/proc/self/exe is not the host's path)."""
+    src = copy_tree(tmp / "elsewhere" / "a" / "longer" / "path" / "src")
+    build = tmp / "out-of-tree" / "b"
+    r = run(["cmake", "-S", src, "-B", build, "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
+             "-DLINUX_SOURCE_TARBALL=/nonexistent", "-DLINUX_SOURCE_6_12_TARBALL=/nonexistent"],
+            timeout=300)
+    expect_status(r, 0)
+    r = run(["cmake", "--build", build, "-j2", "--target",
+             *[f"guest-{g}" for g in REPRO_GUESTS]], timeout=600)
+    expect_status(r, 0)
+    for arch in ("x86_64", "aarch64"):
+        expect_same_files(GUESTS / arch, build / "guests" / arch, REPRO_GUESTS)
+        digests = []
+        for root in (GUESTS.parent, build):
+            p = subprocess.run([RSEQEMU, "run", "--max-insns", str(MAX_INSNS), "--digest",
+                                f"guests/{arch}/percpu_counter"], cwd=root, capture_output=True,
+                               timeout=RUN_TIMEOUT)
+            r = Result([RSEQEMU, "run", f"guests/{arch}/percpu_counter", f"(in {root})"],
+                       p.returncode, p.stdout, p.stderr)
+            expect_status(r, 0)
+            digests.append(digest_of(r))
+        if digests[0] != digests[1]:
+            raise Failure(f"{arch}: the same run from two trees has digests {digests}")
+
+
+def case_reproducible_selftests(tmp, tree):
+    """scripts/build-selftests run from a copy of the tree at another path, into another
+    directory, builds TREE's selftests byte-identical to this build's (its extraction
+    directory, random from mktemp, is mapped away)."""
+    src = copy_tree(tmp / "elsewhere" / "src")
+    ours = GUESTS / "selftests" / SELFTEST_TREE_DIRS[tree]
+    if not ours.is_dir():
+        raise Skip(f"{ours} is missing: the rseq selftests are built from linux-source-{tree}")
+    out = tmp / "another" / "out"
+    r = run([src / "scripts" / "build-selftests", out, tree], timeout=600)
+    expect_status(r, 0)
+    theirs = out / SELFTEST_TREE_DIRS[tree]
+    for arch in ("x86_64", "aarch64"):
+        names = sorted(p.name for p in (theirs / arch).iterdir())
+        if not names:
+            raise Failure(f"build-selftests built nothing in {theirs / arch}\n{r.describe()}")
+        expect_same_files(ours / arch, theirs / arch, names)
 
 
 CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.startswith("case_")}

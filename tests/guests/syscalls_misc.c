@@ -158,6 +158,15 @@ static void files(void)
     printf("cwd: %s\n", getcwd(cwd, sizeof(cwd)));
 }
 
+/* Where the guest sees its program: /proc/self/exe's target. */
+static void exe(void)
+{
+    char buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    printf("/proc/self/exe: %s\n", buf);
+}
+
 int main(int argc, char **argv)
 {
     const char *what = argc > 1 ? argv[1] : "";
@@ -171,6 +180,8 @@ int main(int argc, char **argv)
         randomness();
     else if (!strcmp(what, "files"))
         files();
+    else if (!strcmp(what, "exe"))
+        exe();
     else
         return 2;
     return 0;
