@@ -258,6 +258,15 @@ static struct elf_image *parse(struct elf_image *img, enum elf_open_error *kind,
                 fail(err, errlen, "segment %d lies outside the user address space", i);
                 return NULL;
             }
+            if (ph.p_memsz && PAGE_DOWN(ph.p_vaddr + img->bias) < LX_MMAP_MIN_ADDR) {
+                /* Linux's mmap of the segment fails (EPERM) and so does the execve. */
+                *kind = ELF_OPEN_UNSUPPORTED;
+                fail(err, errlen,
+                     "segment %d at 0x%llx lies below vm.mmap_min_addr (0x%llx): Linux refuses "
+                     "to map it",
+                     i, (unsigned long long)(ph.p_vaddr + img->bias), LX_MMAP_MIN_ADDR);
+                return NULL;
+            }
             if (img->nsegs == LOAD_SEGMENTS_MAX) {
                 fail(err, errlen, "more than %d loadable segments", LOAD_SEGMENTS_MAX);
                 return NULL;
