@@ -687,6 +687,17 @@ static void engine_run(struct engine *e, uint64_t pc, struct emu_exit *out)
         classify(b, rc, out);
         if (out->kind == EMU_EXIT_FAULT)
             fault_pc_restore(b->arch, e->src.cpu);
+        if (out->kind == EMU_EXIT_TRAP && out->trap_intno == EMU_TRAP_HALT && read_pc(e) == 0) {
+            /* uc_emu_start's `until` is 0: the engine stops before it would fetch there, with
+             * the branch that led there retired. Nothing maps page 0 (mmap_min_addr), so this
+             * is the guest's fetch fault at 0, not a halt to step over (which looped forever
+             * on aarch64). */
+            memset(out, 0, sizeof(*out));
+            out->kind = EMU_EXIT_FAULT;
+            out->fault_unmapped = true;
+            out->fault_access = LX_PROT_EXEC;
+            return;
+        }
         if (out->kind == EMU_EXIT_TRAP && out->trap_intno == EMU_TRAP_HALT) {
             pc = read_pc(e);
             if (b->arch->id == ARCH_AARCH64)

@@ -73,6 +73,14 @@ static void fault_fpe(void)
 #endif
 }
 
+/* A call through a NULL function pointer: the fetch at 0 faults, si_addr 0. */
+static void fault_null_call(void)
+{
+    static void (*volatile null_fn)(void);
+    expect_addr = 0;
+    null_fn();
+}
+
 static void fault_bus(void)
 {
 #if defined(__aarch64__)
@@ -99,6 +107,7 @@ static const struct fault faults[] = {
     {"trap", fault_trap, SIGTRAP},
     {"fpe", fault_fpe, SIGFPE},
     {"bus", fault_bus, SIGBUS},
+    {"null_call", fault_null_call, SIGSEGV},
 };
 
 int main(int argc, char **argv)

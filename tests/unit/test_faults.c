@@ -30,6 +30,9 @@ static const struct expectation expectations[] = {
     /* an unaligned exclusive load: BUS_ADRALN at the data address */
     {"bus", "x86-64 has no alignment fault here\nbus: no fault\n",
      "bus: signal Bus error, si_code 1, si_addr as expected\n", 0, 135},
+    /* the fetch at address 0: SEGV_MAPERR at 0 (on aarch64 the engine once looped there) */
+    {"null_call", "null_call: signal Segmentation fault, si_code 1, si_addr as expected\n",
+     "null_call: signal Segmentation fault, si_code 1, si_addr as expected\n", 139, 139},
 };
 
 static struct guest_result r;
