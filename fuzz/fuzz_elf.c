@@ -6,6 +6,7 @@
  * `cs` use, at the addresses the file names. A refusal must get a status README documents (65, 66,
  * 69); a run must not end with the machine failing. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/program.h"
@@ -46,15 +47,19 @@ static void symbolize(const uint8_t *data, size_t size)
     elf_image_close(img);
 }
 
-/* kernel_spawn's refusals (the program does not fit the machine) are the guest's to have. */
-static void run(struct elf_image *img, const char *path)
+/* One machine per architecture, snapshotted before its first process: each input is spawned
+ * on it after a restore, since building a machine costs far more than a short run. */
+static struct kernel *machine(const struct arch_desc *arch)
 {
+    static struct kernel *machines[ARCH_COUNT];
     static FILE *diag;
+    if (machines[arch->id])
+        return machines[arch->id];
     if (!diag && !(diag = fopen("/dev/null", "w")))
         harness_fail("fuzz_elf: cannot open /dev/null");
     struct kernel_config cfg;
     kernel_config_defaults(&cfg);
-    cfg.arch = elf_image_arch(img);
+    cfg.arch = arch;
     cfg.ncpus = 2;
     cfg.max_insns = 5000;
     cfg.max_mem = 64ULL << 20;
@@ -64,6 +69,16 @@ static void run(struct elf_image *img, const char *path)
     struct kernel *k = kernel_create(&cfg, err, sizeof(err));
     if (!k)
         harness_fail("fuzz_elf: cannot build the machine: %s", err);
+    kernel_snapshot_take(k);
+    return machines[arch->id] = k;
+}
+
+/* kernel_spawn's refusals (the program does not fit the machine) are the guest's to have. */
+static void run(struct elf_image *img, const char *path)
+{
+    struct kernel *k = machine(elf_image_arch(img));
+    kernel_snapshot_restore(k);
+    char err[512];
     const char *const argv[] = {path, NULL};
     if (kernel_spawn(k, img, argv, err, sizeof(err)) == 0) {
         struct kernel_result res;
@@ -71,8 +86,11 @@ static void run(struct elf_image *img, const char *path)
         if (res.outcome == KERNEL_ERROR || res.outcome == KERNEL_BAD_SCHEDULE ||
             res.outcome == KERNEL_PAUSED)
             harness_fail("fuzz_elf: the machine failed (outcome %d): %s", res.outcome, res.message);
+        if (getenv("FUZZ_ELF_DIGEST"))
+            fprintf(harness_err(), "outcome %d status %d insns %llu digest %016llx\n", res.outcome,
+                    res.status, (unsigned long long)res.insns, (unsigned long long)res.digest);
     }
-    kernel_destroy(k);
+    kernel_snapshot_restore(k); /* the image goes now: nothing may point to it */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
