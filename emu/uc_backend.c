@@ -110,6 +110,18 @@ static int engine_page_fill(struct page_source *src, uint64_t vaddr, bool *fast)
     return perms;
 }
 
+static const uint8_t *engine_page_code(struct page_source *src, uint64_t vaddr, size_t *len)
+{
+    const struct engine *e = (const struct engine *)src;
+    size_t in_page = 4096 - (vaddr & 4095);
+    const uint8_t *p = aspace_host(e->b->as, vaddr, *len, LX_PROT_EXEC);
+    if (!p && *len > in_page) {
+        *len = in_page;
+        p = aspace_host(e->b->as, vaddr, *len, LX_PROT_EXEC);
+    }
+    return p;
+}
+
 /* Instructions in [addr, end) of code that the engine has translated. */
 static uint32_t icount_decode(struct backend *b, uint64_t addr, uint64_t end)
 {
@@ -358,6 +370,10 @@ static bool engine_open(struct backend *b, struct engine *e, bool precise, const
 {
     e->b = b;
     e->precise = precise;
+    if (b->arch->id == ARCH_X86_64 && !x86_far_branch_wired()) {
+        *err = "the engine does not export the x86 translator functions rseqemu wraps";
+        return false;
+    }
     uc_err rc = uc_open(b->arch->uc_arch, b->arch->uc_mode, &e->uc);
     if (rc != UC_ERR_OK) {
         *err = uc_strerror(rc);
@@ -366,6 +382,7 @@ static bool engine_open(struct backend *b, struct engine *e, bool precise, const
     uc_ctl_set_cpu_model(e->uc, b->arch->uc_cpu_model);
     e->src.perms = engine_page_perms;
     e->src.fill = engine_page_fill;
+    e->src.code = engine_page_code;
     if (!page_source_init(&e->src, b->arch, e->uc)) {
         *err = "cannot map the engine's permission regions";
         return false;

@@ -81,6 +81,18 @@ static void fault_null_call(void)
     null_fn();
 }
 
+/* lcall with a register operand (FF /3, mod 3): undefined, #UD. It once aborted the engine's
+ * x86 translator (emu/x86_far_branch.c). */
+static void fault_far_call(void)
+{
+#if defined(__x86_64__)
+    __asm__ volatile("lea 1f(%%rip), %%rax\n mov %%rax, %0\n 1: .byte 0xff, 0xd8"
+                     : "=m"(expect_addr)::"rax");
+#else
+    printf("aarch64 has no far call\n");
+#endif
+}
+
 static void fault_bus(void)
 {
 #if defined(__aarch64__)
@@ -108,6 +120,7 @@ static const struct fault faults[] = {
     {"fpe", fault_fpe, SIGFPE},
     {"bus", fault_bus, SIGBUS},
     {"null_call", fault_null_call, SIGSEGV},
+    {"far_call", fault_far_call, SIGILL},
 };
 
 int main(int argc, char **argv)

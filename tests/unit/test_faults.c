@@ -33,6 +33,9 @@ static const struct expectation expectations[] = {
     /* the fetch at address 0: SEGV_MAPERR at 0 (on aarch64 the engine once looped there) */
     {"null_call", "null_call: signal Segmentation fault, si_code 1, si_addr as expected\n",
      "null_call: signal Segmentation fault, si_code 1, si_addr as expected\n", 139, 139},
+    /* lcall with a register operand: ILL_ILLOPN at it (the engine once aborted on it) */
+    {"far_call", "far_call: signal Illegal instruction, si_code 2, si_addr as expected\n",
+     "aarch64 has no far call\nfar_call: no fault\n", 132, 0},
 };
 
 static struct guest_result r;
