@@ -17,7 +17,7 @@ import sys
 import tempfile
 
 ARCHES = ("x86_64", "aarch64")
-ELF_GUESTS = ("cpu_opv_freestanding", "rseq_register", "hello_pie")
+ELF_GUESTS = ("cpu_opv_freestanding", "rseq_register")
 CS_GUESTS = ("rseq_bugs", "percpu_counter", "lost_commit", "cpu_opv_freestanding")
 TRACE_LINES = 400  # the start of a trace, enough to hold every kind of event
 SCHEDULE_EVENTS = 60  # a recording's first events: the parser's cost is per line
