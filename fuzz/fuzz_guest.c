@@ -12,13 +12,15 @@
  *   0x60-0x7f  data: offset byte (x16 into GM_DATA), then (tag & 0x1f) + 1 bytes put there
  *   0x80-0xbf  a system call of the table: 2 bytes choose the row, 6 bytes the arguments
  *   0xc0-0xff  the same with the 2 bytes as the number itself (any number, unknown ones too)
- * and the program ends with exit_group of the last result. */
+ * and the program ends with exit_group of the last result. Every eighth program runs twice,
+ * and must run the same from the same snapshot. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "arch/le.h"
+#include "emu/hash.h"
 #include "guest_args.h"
 #include "guest_code.h"
 #include "guest_machine.h"
@@ -145,5 +147,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     guest_machine_run(m, code, c.len, blob, blob_len, 0, BUDGET, &res);
     runs[arch]++;
     outcomes[arch][res.outcome]++;
+    /* A run from the snapshot must not depend on the runs before it: every eighth program (by
+     * its bytes, so that a failure replays) runs again, and the two must be the same run. */
+    struct hash64 h = HASH64_INIT;
+    hash64_bytes(&h, data, size);
+    if ((h.h & 7) == 0) {
+        struct kernel_result again;
+        guest_machine_run(m, code, c.len, blob, blob_len, 0, BUDGET, &again);
+        if (again.outcome != res.outcome || again.status != res.status ||
+            again.insns != res.insns || again.digest != res.digest)
+            harness_fail("fuzz_guest: the same program ran differently from the same snapshot: "
+                         "outcome %d/%d, status %d/%d, %llu/%llu instructions, digest "
+                         "%016llx/%016llx",
+                         res.outcome, again.outcome, res.status, again.status,
+                         (unsigned long long)res.insns, (unsigned long long)again.insns,
+                         (unsigned long long)res.digest, (unsigned long long)again.digest);
+    }
     return 0;
 }
