@@ -17,10 +17,17 @@
  * an ordinary outcome). */
 #define GUEST_MAX_MEM (64ULL << 20)
 
+/* A machine is built anew after this many runs: its snapshot keeps a copy of every page any
+ * run touched, and long campaigns touch many (the run from a new machine is the same run). */
+#define GUEST_RUNS_PER_MACHINE 20000
+
 struct guest_machine {
     const struct arch_desc *arch;
     struct elf_image *img;
     struct kernel *k;
+    FILE *diag;
+    int null_fd;
+    uint64_t runs;
 };
 
 /* The ELF file: the header and program headers at the start of the code segment, whose first
@@ -83,11 +90,8 @@ static void die(const char *what, const char *why)
     exit(1);
 }
 
-static struct guest_machine *build(enum arch_id id)
+static void build(struct guest_machine *m, enum arch_id id)
 {
-    struct guest_machine *m = calloc(1, sizeof(*m));
-    if (!m)
-        die("machine", "out of memory");
     m->arch = arch_get(id);
     size_t size;
     const uint8_t *elf = guest_machine_elf(id, &size);
@@ -97,8 +101,8 @@ static struct guest_machine *build(enum arch_id id)
     if (!m->img)
         die("ELF", err);
     /* The guest's output and rseqemu's diagnostics would only slow the fuzzer down. */
-    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    FILE *diag = fopen("/dev/null", "w");
+    int null_fd = m->null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    FILE *diag = m->diag = fopen("/dev/null", "w");
     if (null_fd < 0 || !diag)
         die("/dev/null", "cannot open");
     struct kernel_config cfg;
@@ -119,15 +123,22 @@ static struct guest_machine *build(enum arch_id id)
     if (kernel_spawn(m->k, m->img, argv, err, sizeof(err)) != 0)
         die("spawn", err);
     kernel_snapshot_take(m->k);
-    return m;
+}
+
+static void teardown(struct guest_machine *m)
+{
+    kernel_destroy(m->k);
+    elf_image_close(m->img);
+    fclose(m->diag);
+    close(m->null_fd);
 }
 
 struct guest_machine *guest_machine_get(enum arch_id arch)
 {
-    static struct guest_machine *machines[ARCH_COUNT];
-    if (!machines[arch])
-        machines[arch] = build(arch);
-    return machines[arch];
+    static struct guest_machine machines[ARCH_COUNT];
+    if (!machines[arch].k)
+        build(&machines[arch], arch);
+    return &machines[arch];
 }
 
 const struct arch_desc *guest_machine_arch(const struct guest_machine *m) { return m->arch; }
@@ -136,6 +147,10 @@ void guest_machine_run(struct guest_machine *m, const uint8_t *code, size_t code
                        const uint8_t *data, size_t data_len, uint64_t data_off, uint64_t max_insns,
                        struct kernel_result *res)
 {
+    if (++m->runs % GUEST_RUNS_PER_MACHINE == 0) {
+        teardown(m);
+        build(m, m->arch->id);
+    }
     kernel_snapshot_restore(m->k);
     struct task *t = task_by_tid(m->k, 100);
     if (!t)
