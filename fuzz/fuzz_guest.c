@@ -10,7 +10,9 @@
  * Input: byte 0 chooses the architecture (bit 0); then records until the end:
  *   0x00-0x5f  code: the next (tag & 0x1f) + 1 bytes, as they are
  *   0x60-0x7f  data: offset byte (x16 into GM_DATA), then (tag & 0x1f) + 1 bytes put there
- *   0x80-0xbf  a system call of the table: 2 bytes choose the row, 6 bytes the arguments
+ *   0x80-0xbf  a system call of the table: 2 bytes choose the row (among the modelled calls
+ *              and cpu_opv for an even tag, among every row for an odd one), 6 bytes the
+ *              arguments (guest_args.h)
  *   0xc0-0xff  the same with the 2 bytes as the number itself (any number, unknown ones too)
  * and the program ends with exit_group of the last result. Every eighth program runs twice,
  * and must run the same from the same snapshot. */
