@@ -370,8 +370,9 @@ static bool engine_open(struct backend *b, struct engine *e, bool precise, const
 {
     e->b = b;
     e->precise = precise;
-    if (b->arch->id == ARCH_X86_64 && !x86_far_branch_wired()) {
-        *err = "the engine does not export the x86 translator functions rseqemu wraps";
+    if ((b->arch->id == ARCH_X86_64 && !x86_far_branch_wired()) ||
+        (b->arch->id == ARCH_AARCH64 && !a64_fp16_guard_wired())) {
+        *err = "the engine does not export the translator functions rseqemu wraps";
         return false;
     }
     uc_err rc = uc_open(b->arch->uc_arch, b->arch->uc_mode, &e->uc);

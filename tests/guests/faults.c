@@ -93,6 +93,17 @@ static void fault_far_call(void)
 #endif
 }
 
+/* An unallocated "three same (FP16)" encoding: undefined, and it once aborted the engine's
+ * aarch64 translator (emu/a64_fp16_guard.c). */
+static void fault_fp16_unallocated(void)
+{
+#if defined(__aarch64__)
+    __asm__ volatile("adr x9, 1f\n str x9, %0\n 1: .inst 0x4ec02601" : "=m"(expect_addr)::"x9");
+#else
+    printf("x86-64 has no such encoding\n");
+#endif
+}
+
 static void fault_bus(void)
 {
 #if defined(__aarch64__)
@@ -121,6 +132,7 @@ static const struct fault faults[] = {
     {"bus", fault_bus, SIGBUS},
     {"null_call", fault_null_call, SIGSEGV},
     {"far_call", fault_far_call, SIGILL},
+    {"fp16_unallocated", fault_fp16_unallocated, SIGILL},
 };
 
 int main(int argc, char **argv)
