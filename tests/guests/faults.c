@@ -93,6 +93,18 @@ static void fault_far_call(void)
 #endif
 }
 
+/* lock cmpsd: LOCK on an instruction that cannot take it is #UD; it once aborted the engine's
+ * x86 translator (emu/x86_far_branch.c). */
+static void fault_bad_lock(void)
+{
+#if defined(__x86_64__)
+    __asm__ volatile("lea 1f(%%rip), %%rax\n mov %%rax, %0\n 1: .byte 0xf0, 0xa7"
+                     : "=m"(expect_addr)::"rax");
+#else
+    printf("aarch64 has no lock prefix\n");
+#endif
+}
+
 /* An unallocated "three same (FP16)" encoding: undefined, and it once aborted the engine's
  * aarch64 translator (emu/a64_fp16_guard.c). */
 static void fault_fp16_unallocated(void)
@@ -133,6 +145,7 @@ static const struct fault faults[] = {
     {"null_call", fault_null_call, SIGSEGV},
     {"far_call", fault_far_call, SIGILL},
     {"fp16_unallocated", fault_fp16_unallocated, SIGILL},
+    {"bad_lock", fault_bad_lock, SIGILL},
 };
 
 int main(int argc, char **argv)

@@ -39,6 +39,9 @@ static const struct expectation expectations[] = {
     /* an unallocated FP16 encoding: ILL_ILLOPC at it (the engine once aborted on it) */
     {"fp16_unallocated", "x86-64 has no such encoding\nfp16_unallocated: no fault\n",
      "fp16_unallocated: signal Illegal instruction, si_code 1, si_addr as expected\n", 0, 132},
+    /* lock cmpsd: ILL_ILLOPN at it (the engine once aborted on it) */
+    {"bad_lock", "bad_lock: signal Illegal instruction, si_code 2, si_addr as expected\n",
+     "aarch64 has no lock prefix\nbad_lock: no fault\n", 132, 0},
 };
 
 static struct guest_result r;
