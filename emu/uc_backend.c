@@ -503,10 +503,19 @@ void backend_watch_changed(struct backend *b)
         memset(b->icache, 0, sizeof(*b->icache) << ICOUNT_CACHE_BITS);
 }
 
+/* The engine drops the translations of a range page by page, which for the munmap of
+ * gigabytes took it minutes; past this many bytes, dropping them all costs less. */
+#define CODE_RANGE_FLUSH_ALL (16ULL << 20)
+
 void backend_code_changed(struct backend *b, guest_addr_t addr, uint64_t len)
 {
     if (b->icache)
         memset(b->icache, 0, sizeof(*b->icache) << ICOUNT_CACHE_BITS);
+    if (len > CODE_RANGE_FLUSH_ALL) {
+        uc_ctl_flush_tlb(b->fast.uc); /* UC_CTL_TB_FLUSH: every translation */
+        uc_ctl_flush_tlb(b->precise.uc);
+        return;
+    }
     uc_ctl_remove_cache(b->fast.uc, addr, addr + len);
     uc_ctl_remove_cache(b->precise.uc, addr, addr + len);
 }
