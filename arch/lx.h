@@ -160,6 +160,9 @@ struct lx_stack {
 #define LX_CLONE_IO             0x80000000ULL
 
 /* mmap */
+/* vm.mmap_min_addr's default: nothing maps below it, neither mmap(2) nor the ELF loader. */
+#define LX_MMAP_MIN_ADDR 0x10000ULL
+
 #define LX_PROT_NONE           0x0
 #define LX_PROT_READ           0x1
 #define LX_PROT_WRITE          0x2

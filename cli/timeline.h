@@ -42,6 +42,9 @@ struct timeline_view {
     int width;
 };
 
+/* The largest thread id a trace may name: Linux's PID_MAX_LIMIT. */
+#define TIMELINE_TID_MAX (4 * 1024 * 1024)
+
 /* Reads a --trace-json file. 0, or -1 with err naming the line and the problem. */
 int timeline_read(struct timeline *tl, FILE *in, char *err, size_t errlen);
 void timeline_free(struct timeline *tl);

@@ -1,6 +1,7 @@
 /* Reading a --trace-json file into what the timeline draws: the vCPUs' spans (rebuilt as the
  * Perfetto output rebuilds them), the marks, and the critical sections aborts interrupted. */
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,6 +147,23 @@ static void event(struct reader *rd, json_t *o, const char *ev, int cpu, int tid
     }
 }
 
+/* What no trace rseqemu writes holds, and what the reader would size its tables by: a vCPU
+ * beyond the model's, a thread id beyond Linux's (PID_MAX_LIMIT), a machine of no vCPU or of
+ * more than the model has. False when the numbers are in range, else true with why. */
+static bool out_of_range(json_t *o, const char *ev, int64_t cpu, int64_t tid, char *why, size_t len)
+{
+    if (cpu < -1 || cpu >= TRACE_SPANS_CPUS)
+        snprintf(why, len, "cpu %lld is out of range", (long long)cpu);
+    else if (tid < 0 || tid > TIMELINE_TID_MAX)
+        snprintf(why, len, "tid %lld is out of range", (long long)tid);
+    else if (!strcmp(ev, "start") &&
+             (num(o, "cpus", 1) < 1 || num(o, "cpus", 1) > TRACE_SPANS_CPUS))
+        snprintf(why, len, "cpus %lld is out of range", (long long)num(o, "cpus", 1));
+    else
+        return false;
+    return true;
+}
+
 static int span_order(const void *a, const void *b)
 {
     const struct trace_span *x = a, *y = b;
@@ -181,19 +199,19 @@ int timeline_read(struct timeline *tl, FILE *in, char *err, size_t errlen)
             break;
         }
         uint64_t ns = (uint64_t)json_integer_value(t);
-        int cpu = (int)num(o, "cpu", -1);
-        int tid = (int)num(o, "tid", 0);
+        int64_t cpu = num(o, "cpu", -1), tid = num(o, "tid", 0);
         uint64_t insns = (uint64_t)num(o, "insns", 0);
-        if (cpu >= TRACE_SPANS_CPUS) {
-            snprintf(err, errlen, "line %d: cpu %d is out of range", lineno, cpu);
+        char why[96];
+        if (out_of_range(o, ev, cpu, tid, why, sizeof(why))) {
+            snprintf(err, errlen, "line %d: %s", lineno, why);
             json_decref(o);
             rc = -1;
             break;
         }
         if (ns > tl->end_ns)
             tl->end_ns = ns;
-        event(&rd, o, ev, cpu, tid, ns, insns);
-        trace_spans_event(&rd.spans, ev, cpu, tid, ns, insns);
+        event(&rd, o, ev, (int)cpu, (int)tid, ns, insns);
+        trace_spans_event(&rd.spans, ev, (int)cpu, (int)tid, ns, insns);
         json_decref(o);
     }
     free(line);

@@ -770,6 +770,10 @@ static int mem_copy(const struct aspace *as, guest_addr_t addr, void *buf, size_
         n = n < avail ? n : avail;
         if (write) {
             note_write(as, v, addr, n);
+            /* The engine catches the guest's own stores to code, not the model's (read(2), a
+             * cpu_opv copy, the loader): without this the guest ran the old code on. */
+            if (v->prot & LX_PROT_EXEC)
+                backend_code_changed(as->be, addr, n);
             memcpy(h, p, n);
         } else
             memcpy(p, h, n);

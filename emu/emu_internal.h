@@ -66,5 +66,12 @@ bool page_perms_selftest(const struct arch_desc *arch, const char **why);
 void fault_pc_note_start(void);
 /* After a memory fault: moves the engine's IP to the faulting instruction. */
 bool fault_pc_restore(const struct arch_desc *arch, void *cpu);
+/* Whether the x86 translator's far-branch guard found the library's functions it wraps
+ * (x86_far_branch.c); the backend refuses to run x86 code without it. */
+bool x86_far_branch_wired(void);
+/* The same for the aarch64 translator's guard against unallocated FP16 encodings
+ * (a64_fp16_guard.c); and whether it makes insn `udf #0`. */
+bool a64_fp16_guard_wired(void);
+bool a64_insn_unallocated_fp16(uint32_t insn);
 
 #endif

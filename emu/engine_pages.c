@@ -117,6 +117,7 @@ bool page_source_init(struct page_source *src, const struct arch_desc *arch, voi
 }
 
 void page_source_set_current(struct page_source *src) { current = src; }
+struct page_source *page_source_current(void) { return current; }
 
 void page_source_tlb_flush_all(struct page_source *src)
 {

@@ -33,12 +33,16 @@ struct page_source {
     /* A TLB entry is being filled: as perms(), and *fast when stores may skip the
      * code-invalidation path. */
     int (*fill)(struct page_source *src, uint64_t vaddr, bool *fast);
+    /* The guest's executable bytes from vaddr as the engine fetches them: a host pointer and,
+     * in *len (at most what was asked), how many are contiguous; NULL when none is. */
+    const uint8_t *(*code)(struct page_source *src, uint64_t vaddr, size_t *len);
 };
 
 /* Maps the one-page regions of src into its engine, at addresses no guest uses. */
 bool page_source_init(struct page_source *src, const struct arch_desc *arch, void *uc);
 /* The engine that runs now (NULL: none; then the replacements change nothing). */
 void page_source_set_current(struct page_source *src);
+struct page_source *page_source_current(void);
 /* Forgets the engine's TLB entries for [addr, addr+len), or all of them. */
 void page_source_tlb_flush(struct page_source *src, uint64_t addr, uint64_t len);
 void page_source_tlb_flush_all(struct page_source *src);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "aspace.h"
+#include "emu.h"
 #include "hash.h"
 
 #define PAGE              4096ULL
@@ -256,6 +257,15 @@ static struct elf_image *parse(struct elf_image *img, enum elf_open_error *kind,
             if (ph.p_vaddr + ph.p_memsz < ph.p_vaddr ||
                 ph.p_vaddr + img->bias + ph.p_memsz > img->arch->task_size) {
                 fail(err, errlen, "segment %d lies outside the user address space", i);
+                return NULL;
+            }
+            if (ph.p_memsz && PAGE_DOWN(ph.p_vaddr + img->bias) < LX_MMAP_MIN_ADDR) {
+                /* Linux's mmap of the segment fails (EPERM) and so does the execve. */
+                *kind = ELF_OPEN_UNSUPPORTED;
+                fail(err, errlen,
+                     "segment %d at 0x%llx lies below vm.mmap_min_addr (0x%llx): Linux refuses "
+                     "to map it",
+                     i, (unsigned long long)(ph.p_vaddr + img->bias), LX_MMAP_MIN_ADDR);
                 return NULL;
             }
             if (img->nsegs == LOAD_SEGMENTS_MAX) {
@@ -690,11 +700,32 @@ static guest_addr_t push_bytes(struct aspace *as, guest_addr_t *sp, const void *
     return *sp;
 }
 
+/* The memory past a segment's file data (its bss) is anonymous memory Linux accounts for:
+ * more than the machine has (here the --max-mem cap) and execve fails with ENOMEM, where
+ * rseqemu spent tens of seconds reserving terabytes. */
+static bool segments_fit(const struct elf_image *img, uint64_t cap, char *err, size_t errlen)
+{
+    for (int i = 0; cap && i < img->nsegs; i++) {
+        const struct elf_segment *s = &img->segs[i];
+        uint64_t anon = PAGE_UP(s->vaddr + s->memsz) - PAGE_UP(s->vaddr + s->filesz);
+        if (anon > cap) {
+            fail(err, errlen,
+                 "segment %d needs 0x%llx bytes of memory past its file data, more than the "
+                 "guest may use (--max-mem %llu MiB): Linux's execve fails with ENOMEM",
+                 i, (unsigned long long)anon, (unsigned long long)(cap >> 20));
+            return false;
+        }
+    }
+    return true;
+}
+
 int elf_image_load(const struct elf_image *img, struct aspace *as, const struct exec_args *args,
                    struct exec_layout *out, char *err, size_t errlen)
 {
     const struct arch_desc *a = img->arch;
     memset(out, 0, sizeof(*out));
+    if (!segments_fit(img, emu_mem_cap(aspace_emu(as)), err, errlen))
+        return -1;
     guest_addr_t brk = 0;
     if (map_segments(img, as, &brk, err, errlen) != 0)
         return -1;

@@ -110,6 +110,18 @@ static int engine_page_fill(struct page_source *src, uint64_t vaddr, bool *fast)
     return perms;
 }
 
+static const uint8_t *engine_page_code(struct page_source *src, uint64_t vaddr, size_t *len)
+{
+    const struct engine *e = (const struct engine *)src;
+    size_t in_page = 4096 - (vaddr & 4095);
+    const uint8_t *p = aspace_host(e->b->as, vaddr, *len, LX_PROT_EXEC);
+    if (!p && *len > in_page) {
+        *len = in_page;
+        p = aspace_host(e->b->as, vaddr, *len, LX_PROT_EXEC);
+    }
+    return p;
+}
+
 /* Instructions in [addr, end) of code that the engine has translated. */
 static uint32_t icount_decode(struct backend *b, uint64_t addr, uint64_t end)
 {
@@ -358,6 +370,11 @@ static bool engine_open(struct backend *b, struct engine *e, bool precise, const
 {
     e->b = b;
     e->precise = precise;
+    if ((b->arch->id == ARCH_X86_64 && !x86_far_branch_wired()) ||
+        (b->arch->id == ARCH_AARCH64 && !a64_fp16_guard_wired())) {
+        *err = "the engine does not export the translator functions rseqemu wraps";
+        return false;
+    }
     uc_err rc = uc_open(b->arch->uc_arch, b->arch->uc_mode, &e->uc);
     if (rc != UC_ERR_OK) {
         *err = uc_strerror(rc);
@@ -366,6 +383,7 @@ static bool engine_open(struct backend *b, struct engine *e, bool precise, const
     uc_ctl_set_cpu_model(e->uc, b->arch->uc_cpu_model);
     e->src.perms = engine_page_perms;
     e->src.fill = engine_page_fill;
+    e->src.code = engine_page_code;
     if (!page_source_init(&e->src, b->arch, e->uc)) {
         *err = "cannot map the engine's permission regions";
         return false;
@@ -485,10 +503,19 @@ void backend_watch_changed(struct backend *b)
         memset(b->icache, 0, sizeof(*b->icache) << ICOUNT_CACHE_BITS);
 }
 
+/* The engine drops the translations of a range page by page, which for the munmap of
+ * gigabytes took it minutes; past this many bytes, dropping them all costs less. */
+#define CODE_RANGE_FLUSH_ALL (16ULL << 20)
+
 void backend_code_changed(struct backend *b, guest_addr_t addr, uint64_t len)
 {
     if (b->icache)
         memset(b->icache, 0, sizeof(*b->icache) << ICOUNT_CACHE_BITS);
+    if (len > CODE_RANGE_FLUSH_ALL) {
+        uc_ctl_flush_tlb(b->fast.uc); /* UC_CTL_TB_FLUSH: every translation */
+        uc_ctl_flush_tlb(b->precise.uc);
+        return;
+    }
     uc_ctl_remove_cache(b->fast.uc, addr, addr + len);
     uc_ctl_remove_cache(b->precise.uc, addr, addr + len);
 }
@@ -687,6 +714,17 @@ static void engine_run(struct engine *e, uint64_t pc, struct emu_exit *out)
         classify(b, rc, out);
         if (out->kind == EMU_EXIT_FAULT)
             fault_pc_restore(b->arch, e->src.cpu);
+        if (out->kind == EMU_EXIT_TRAP && out->trap_intno == EMU_TRAP_HALT && read_pc(e) == 0) {
+            /* uc_emu_start's `until` is 0: the engine stops before it would fetch there, with
+             * the branch that led there retired. Nothing maps page 0 (mmap_min_addr), so this
+             * is the guest's fetch fault at 0, not a halt to step over (which looped forever
+             * on aarch64). */
+            memset(out, 0, sizeof(*out));
+            out->kind = EMU_EXIT_FAULT;
+            out->fault_unmapped = true;
+            out->fault_access = LX_PROT_EXEC;
+            return;
+        }
         if (out->kind == EMU_EXIT_TRAP && out->trap_intno == EMU_TRAP_HALT) {
             pc = read_pc(e);
             if (b->arch->id == ARCH_AARCH64)

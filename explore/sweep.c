@@ -649,9 +649,10 @@ static void failure_found(struct sweep *s, struct site *st, const struct plan *p
     sweep_loc_symbol(b->loc, pc, where, sizeof(where));
     char how[96] = "";
     const struct sched_event *e0 = &p->ev[0];
-    if (p->event == SWEEP_PREEMPT)
-        snprintf(how, sizeof(how), p->nev > 1 ? ", thread %d ran" : "", p->ev[1].arg);
-    else if (p->event == SWEEP_MIGRATE)
+    if (p->event == SWEEP_PREEMPT) {
+        if (p->nev > 1)
+            snprintf(how, sizeof(how), ", thread %d ran", p->ev[1].arg);
+    } else if (p->event == SWEEP_MIGRATE)
         snprintf(how, sizeof(how), " to CPU %d%s", e0->arg, p->nev > 1 ? " (phase" : "");
     else if (p->event == SWEEP_SIGNAL)
         snprintf(how, sizeof(how), " %d", e0->arg);

@@ -215,7 +215,9 @@ void signal_child_exited(struct kernel *k, struct process *child)
         info.code = st & 0x80 ? LX_CLD_DUMPED : LX_CLD_KILLED;
         info.status = st & 0x7f;
     }
-    if (child->exit_signal)
+    /* do_notify_parent(): clone(2) takes any CSIGNAL byte, and one that is no signal (65..255)
+     * is sent to nobody; the parent's wait still sees the child. */
+    if (child->exit_signal >= 1 && child->exit_signal <= LX_NSIG)
         signal_send_process(k, parent, &info);
     /* Threads of the parent blocked in wait4/waitid look again. */
     for (int i = 0; i < TASK_MAX; i++) {

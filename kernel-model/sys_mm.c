@@ -8,7 +8,7 @@
 
 #define PAGE          4096ULL
 #define PAGE_UP(x)    (((x) + PAGE - 1) & ~(PAGE - 1))
-#define MMAP_MIN_ADDR 0x10000ULL
+#define MMAP_MIN_ADDR LX_MMAP_MIN_ADDR
 
 guest_addr_t mm_place(struct kernel *k, struct mm *mm, uint64_t len)
 {

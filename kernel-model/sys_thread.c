@@ -183,7 +183,7 @@ long sys_clone3(struct kernel *k, struct task *t, const struct sys_args *a)
     memcpy(f, buf, size < sizeof(f) ? size : sizeof(f));
     /* flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
      * set_tid_size, cgroup */
-    if (f[4] & ~LX_CSIGNAL)
+    if ((f[4] & ~LX_CSIGNAL) || f[4] > LX_NSIG) /* copy_clone_args_from_user(): valid_signal() */
         return -LX_EINVAL;
     if ((f[0] & (LX_CLONE_THREAD | LX_CLONE_PARENT)) && f[4])
         return -LX_EINVAL;

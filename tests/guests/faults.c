@@ -73,6 +73,49 @@ static void fault_fpe(void)
 #endif
 }
 
+/* A call through a NULL function pointer: the fetch at 0 faults, si_addr 0. */
+static void fault_null_call(void)
+{
+    static void (*volatile null_fn)(void);
+    expect_addr = 0;
+    null_fn();
+}
+
+/* lcall with a register operand (FF /3, mod 3): undefined, #UD. It once aborted the engine's
+ * x86 translator (emu/x86_far_branch.c). */
+static void fault_far_call(void)
+{
+#if defined(__x86_64__)
+    __asm__ volatile("lea 1f(%%rip), %%rax\n mov %%rax, %0\n 1: .byte 0xff, 0xd8"
+                     : "=m"(expect_addr)::"rax");
+#else
+    printf("aarch64 has no far call\n");
+#endif
+}
+
+/* lock cmpsd: LOCK on an instruction that cannot take it is #UD; it once aborted the engine's
+ * x86 translator (emu/x86_far_branch.c). */
+static void fault_bad_lock(void)
+{
+#if defined(__x86_64__)
+    __asm__ volatile("lea 1f(%%rip), %%rax\n mov %%rax, %0\n 1: .byte 0xf0, 0xa7"
+                     : "=m"(expect_addr)::"rax");
+#else
+    printf("aarch64 has no lock prefix\n");
+#endif
+}
+
+/* An unallocated "three same (FP16)" encoding: undefined, and it once aborted the engine's
+ * aarch64 translator (emu/a64_fp16_guard.c). */
+static void fault_fp16_unallocated(void)
+{
+#if defined(__aarch64__)
+    __asm__ volatile("adr x9, 1f\n str x9, %0\n 1: .inst 0x4ec02601" : "=m"(expect_addr)::"x9");
+#else
+    printf("x86-64 has no such encoding\n");
+#endif
+}
+
 static void fault_bus(void)
 {
 #if defined(__aarch64__)
@@ -99,6 +142,10 @@ static const struct fault faults[] = {
     {"trap", fault_trap, SIGTRAP},
     {"fpe", fault_fpe, SIGFPE},
     {"bus", fault_bus, SIGBUS},
+    {"null_call", fault_null_call, SIGSEGV},
+    {"far_call", fault_far_call, SIGILL},
+    {"fp16_unallocated", fault_fp16_unallocated, SIGILL},
+    {"bad_lock", fault_bad_lock, SIGILL},
 };
 
 int main(int argc, char **argv)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 static void emit_return(uint8_t *p, uint32_t value)
 {
@@ -42,5 +43,18 @@ int main(void)
     emit_return(late, 8);
     int b = fn();
     printf("after mprotect %d %d\n", a, b);
+    /* Code the kernel writes, here with a cpu_opv copy (spec 5), replaces the translated code
+     * as the guest's own stores do. On Linux, without cpu_opv, the copy fails (ENOSYS). */
+    uint8_t fresh[16];
+    emit_return(fresh, 9);
+    struct {
+        int32_t op;
+        uint32_t len;
+        uint64_t dst, src;
+        uint8_t expect_fault[2], pad[6];
+    } copy = {
+        .op = 2 /* CPU_MEMCPY_OP */, .len = 8, .dst = (uintptr_t)late, .src = (uintptr_t)fresh};
+    long copied = syscall(1000, &copy, 1, 0, 0);
+    printf("after cpu_opv %ld %d\n", copied, fn());
     return 0;
 }

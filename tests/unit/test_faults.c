@@ -30,6 +30,18 @@ static const struct expectation expectations[] = {
     /* an unaligned exclusive load: BUS_ADRALN at the data address */
     {"bus", "x86-64 has no alignment fault here\nbus: no fault\n",
      "bus: signal Bus error, si_code 1, si_addr as expected\n", 0, 135},
+    /* the fetch at address 0: SEGV_MAPERR at 0 (on aarch64 the engine once looped there) */
+    {"null_call", "null_call: signal Segmentation fault, si_code 1, si_addr as expected\n",
+     "null_call: signal Segmentation fault, si_code 1, si_addr as expected\n", 139, 139},
+    /* lcall with a register operand: ILL_ILLOPN at it (the engine once aborted on it) */
+    {"far_call", "far_call: signal Illegal instruction, si_code 2, si_addr as expected\n",
+     "aarch64 has no far call\nfar_call: no fault\n", 132, 0},
+    /* an unallocated FP16 encoding: ILL_ILLOPC at it (the engine once aborted on it) */
+    {"fp16_unallocated", "x86-64 has no such encoding\nfp16_unallocated: no fault\n",
+     "fp16_unallocated: signal Illegal instruction, si_code 1, si_addr as expected\n", 0, 132},
+    /* lock cmpsd: ILL_ILLOPN at it (the engine once aborted on it) */
+    {"bad_lock", "bad_lock: signal Illegal instruction, si_code 2, si_addr as expected\n",
+     "aarch64 has no lock prefix\nbad_lock: no fault\n", 132, 0},
 };
 
 static struct guest_result r;

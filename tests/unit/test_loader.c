@@ -652,6 +652,27 @@ Test(loader, segment_beyond_user_address_space_is_refused)
     }
 }
 
+/* vm.mmap_min_addr: Linux's mmap of such a segment fails, and so does the execve. A guest
+ * entered at 0 once made the aarch64 engine loop forever. */
+Test(loader, segment_below_mmap_min_addr_is_refused)
+{
+    for (int a = 0; a < 2; a++) {
+        struct file f = read_guest(guest_arches[a], "hello");
+        int first = find_phdr(&f, PT_LOAD, 0);
+        Elf64_Phdr *p = phdr(&f, first);
+        uint64_t page_off = p->p_vaddr & 0xfff, shift = p->p_vaddr - page_off;
+        /* The whole program moved down to address 0: every segment and the entry. */
+        for (int i = 0; i < ehdr(&f)->e_phnum; i++)
+            if (phdr(&f, i)->p_vaddr >= shift) {
+                phdr(&f, i)->p_vaddr -= shift;
+                phdr(&f, i)->p_paddr = phdr(&f, i)->p_vaddr;
+            }
+        ehdr(&f)->e_entry -= shift;
+        expect_refused(f.data, f.size, "segment at 0", ELF_OPEN_UNSUPPORTED, "mmap_min_addr");
+        free(f.data);
+    }
+}
+
 Test(loader, overlapping_or_unordered_segments_are_malformed)
 {
     for (int a = 0; a < 2; a++) {
